@@ -1,0 +1,228 @@
+/**
+ * The environ builder: turns a `Request` from `Deno.serve` into the plain
+ * object of CGI variables and `wsgi.*` keys that PEP 3333 describes.
+ *
+ * The costly parts are filled in only when an app first asks for one of
+ * them: one `HTTP_*` key per request header, `REMOTE_ADDR`/`REMOTE_PORT` and
+ * `deno.signal`. Reading all of `req.headers` costs about a tenth of a
+ * hello-world request, and so does `info.remoteAddr` (a call into the
+ * runtime); most apps read two or three headers, if any. The environ is a Proxy over a plain
+ * object: `Object.keys`, spreading, `in`, `JSON.stringify` and assignment all
+ * behave as on a plain object, because every operation that could observe a
+ * header key fills them all in first.
+ *
+ * @module
+ */
+import type { Environ, ErrorStream } from "./mod.ts";
+import { Input } from "./_input.ts";
+import { fileWrapper } from "./_file_wrapper.ts";
+
+/** What the server knows once, for every request it builds an environ for. */
+export interface EnvironContext {
+  /** The bound host; undefined to take it from the Host header. */
+  serverName?: string;
+  /** The bound port; undefined to take it from the Host header. */
+  serverPort?: string;
+  /** Prefix of every path that belongs to the server, not the app. */
+  scriptName: string;
+  /** `wsgi.errors`. */
+  errors: ErrorStream;
+  /** `wsgi.multiprocess`. */
+  multiprocess: boolean;
+  /** Largest request body in bytes that `wsgi.input` hands out. */
+  maxBodySize: number;
+}
+
+const VERSION = Object.freeze([1, 0] as const);
+
+/**
+ * Builds the environ for one request. With `eager`, every key is filled in
+ * at once and the result is the plain object itself, not a Proxy.
+ */
+export function makeEnviron(
+  req: Request,
+  info: Deno.ServeHandlerInfo | undefined,
+  ctx: EnvironContext,
+  eager = false,
+): Environ {
+  const url = req.url;
+  // Deno builds `url` from the scheme, the Host header and the request
+  // target as received, so it is read by position, not parsed.
+  const https = url.charCodeAt(4) === 115; // "https://"
+  const authorityStart = https ? 8 : 7;
+  let pathStart = url.indexOf("/", authorityStart);
+  if (pathStart < 0) pathStart = url.length;
+  const rawUri = pathStart < url.length ? url.slice(pathStart) : "/";
+  const q = rawUri.indexOf("?");
+  const rawPath = q < 0 ? rawUri : rawUri.slice(0, q);
+
+  let scriptName = ctx.scriptName;
+  let path = unquoteNative(rawPath);
+  if (scriptName !== "") {
+    if (path === scriptName || path.startsWith(scriptName + "/")) {
+      path = path.slice(scriptName.length);
+    } else {
+      scriptName = "";
+    }
+  }
+
+  let serverName = ctx.serverName;
+  let serverPort = ctx.serverPort;
+  if (serverName === undefined || serverPort === undefined) {
+    [serverName, serverPort] = splitHost(
+      url.slice(authorityStart, pathStart),
+      https ? "443" : "80",
+    );
+  }
+
+  const target = {
+    REQUEST_METHOD: req.method,
+    SCRIPT_NAME: scriptName,
+    PATH_INFO: path,
+    QUERY_STRING: q < 0 ? "" : rawUri.slice(q + 1),
+    SERVER_NAME: serverName,
+    SERVER_PORT: serverPort,
+    SERVER_PROTOCOL: "HTTP/1.1",
+    SERVER_SOFTWARE: "wsgi-deno",
+    RAW_URI: rawUri,
+    REQUEST_URI: rawUri,
+    "wsgi.version": VERSION,
+    "wsgi.url_scheme": https ? "https" : "http",
+    "wsgi.input": Input.fromRequest(req, ctx.maxBodySize),
+    "wsgi.errors": ctx.errors,
+    "wsgi.multithread": true,
+    "wsgi.multiprocess": ctx.multiprocess,
+    "wsgi.run_once": false,
+    "wsgi.input_terminated": true,
+    "wsgi.file_wrapper": fileWrapper,
+    "deno.request": req,
+    "deno.info": info,
+  } as unknown as Environ;
+  if (eager) {
+    fillLazyKeys(target, req, info);
+    return target;
+  }
+  return new Proxy(target, new LazyKeys(req, info));
+}
+
+function fillLazyKeys(
+  target: Environ,
+  req: Request,
+  info: Deno.ServeHandlerInfo | undefined,
+): void {
+  const remote = (info?.remoteAddr ?? {}) as Partial<Deno.NetAddr>;
+  // A unix socket has no peer address; report loopback, as gunicorn does.
+  target.REMOTE_ADDR = remote.hostname ?? "127.0.0.1";
+  target.REMOTE_PORT = remote.port === undefined ? "0" : String(remote.port);
+  for (const [name, value] of req.headers) {
+    if (name === "content-type") target.CONTENT_TYPE = value;
+    else if (name === "content-length") target.CONTENT_LENGTH = value;
+    else if (!name.includes("_")) {
+      target["HTTP_" + name.toUpperCase().replaceAll("-", "_")] = value;
+    }
+  }
+  target["deno.signal"] = req.signal;
+}
+
+const LAZY = new Set([
+  "CONTENT_TYPE",
+  "CONTENT_LENGTH",
+  "REMOTE_ADDR",
+  "REMOTE_PORT",
+  "deno.signal",
+]);
+
+/** Whether `key` is one of the keys filled in on first use. */
+function isLazy(key: string | symbol): boolean {
+  return typeof key === "string" && (key.startsWith("HTTP_") || LAZY.has(key));
+}
+
+/** Proxy traps that fill in the lazy keys before anything can observe them. */
+class LazyKeys implements ProxyHandler<Environ> {
+  #req: Request | undefined;
+  #info: Deno.ServeHandlerInfo | undefined;
+
+  constructor(req: Request, info: Deno.ServeHandlerInfo | undefined) {
+    this.#req = req;
+    this.#info = info;
+  }
+
+  #fill(target: Environ): void {
+    const req = this.#req;
+    if (req === undefined) return;
+    this.#req = undefined;
+    fillLazyKeys(target, req, this.#info);
+  }
+
+  get(target: Environ, key: string | symbol): unknown {
+    if (this.#req !== undefined && !(key in target) && isLazy(key)) {
+      this.#fill(target);
+    }
+    return target[key as string];
+  }
+
+  has(target: Environ, key: string | symbol): boolean {
+    if (this.#req !== undefined && isLazy(key)) this.#fill(target);
+    return key in target;
+  }
+
+  ownKeys(target: Environ): (string | symbol)[] {
+    this.#fill(target);
+    return Reflect.ownKeys(target);
+  }
+
+  getOwnPropertyDescriptor(
+    target: Environ,
+    key: string | symbol,
+  ): PropertyDescriptor | undefined {
+    if (this.#req !== undefined && isLazy(key)) this.#fill(target);
+    return Reflect.getOwnPropertyDescriptor(target, key);
+  }
+
+  set(target: Environ, key: string | symbol, value: unknown): boolean {
+    if (this.#req !== undefined && isLazy(key)) this.#fill(target);
+    return Reflect.set(target, key, value);
+  }
+
+  defineProperty(
+    target: Environ,
+    key: string | symbol,
+    descriptor: PropertyDescriptor,
+  ): boolean {
+    if (this.#req !== undefined && isLazy(key)) this.#fill(target);
+    return Reflect.defineProperty(target, key, descriptor);
+  }
+
+  deleteProperty(target: Environ, key: string | symbol): boolean {
+    if (this.#req !== undefined && isLazy(key)) this.#fill(target);
+    return Reflect.deleteProperty(target, key);
+  }
+}
+
+/**
+ * Percent-decodes a path into a native string: each `%XX` becomes the
+ * character with code XX, so UTF-8 bytes arrive as Latin-1 characters, as
+ * PEP 3333 has it. A `%` not followed by two hex digits is kept as it is,
+ * like Python's `unquote`.
+ */
+export function unquoteNative(path: string): string {
+  if (!path.includes("%")) return path;
+  return path.replace(
+    /%([0-9A-Fa-f]{2})/g,
+    (_, hex: string) => String.fromCharCode(parseInt(hex, 16)),
+  );
+}
+
+/** Splits `host[:port]` (IPv6 in brackets) into name and port. */
+export function splitHost(
+  authority: string,
+  defaultPort: string,
+): [string, string] {
+  const at = authority.lastIndexOf("@");
+  if (at >= 0) authority = authority.slice(at + 1);
+  const colon = authority.lastIndexOf(":");
+  if (colon >= 0 && colon > authority.lastIndexOf("]")) {
+    return [authority.slice(0, colon), authority.slice(colon + 1)];
+  }
+  return [authority, defaultPort];
+}

@@ -1,0 +1,70 @@
+import type { ErrorStream } from "./mod.ts";
+
+/** Where error text goes: an {@linkcode ErrorStream} or a plain function. */
+export type ErrorSink = ErrorStream | ((text: string) => void);
+
+const encoder = new TextEncoder();
+
+function writeStderr(text: string): void {
+  const bytes = encoder.encode(text);
+  let written = 0;
+  while (written < bytes.length) {
+    written += Deno.stderr.writeSync(bytes.subarray(written));
+  }
+}
+
+/** The `wsgi.errors` stream over a sink; stderr when none is given. */
+export function errorStream(sink?: ErrorSink): ErrorStream {
+  if (sink && typeof sink === "object") return sink;
+  const write = sink ?? writeStderr;
+  return {
+    write,
+    writelines(lines) {
+      for (const line of lines) write(line);
+    },
+    flush() {},
+  };
+}
+
+/**
+ * Renders an error for a log line: its stack when it has one. Control
+ * characters are escaped so that a message cannot forge further log lines.
+ */
+export function formatError(error: unknown): string {
+  const text = error instanceof Error
+    ? (error.stack ?? `${error.name}: ${error.message}`)
+    : `thrown value: ${safeString(error)}`;
+  return escapeControls(text, true);
+}
+
+function safeString(value: unknown): string {
+  try {
+    return typeof value === "string" ? JSON.stringify(value) : String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** Escapes control characters (keeping newlines when `keepNewlines`). */
+export function escapeControls(text: string, keepNewlines = false): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\x00-\x1f\x7f]/g,
+    (c) =>
+      keepNewlines && c === "\n"
+        ? c
+        : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
+/** Names a value's kind for error messages without dumping its contents. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Uint8Array) return "a Uint8Array";
+  if (typeof value === "object") {
+    const name = Object.getPrototypeOf(value)?.constructor?.name;
+    return name && name !== "Object" ? `a ${name}` : "an object";
+  }
+  return typeof value === "undefined" ? "undefined" : `a ${typeof value}`;
+}

@@ -1,0 +1,77 @@
+/**
+ * Loads an app from a `module[:name]` spec, the way gunicorn reads
+ * `module:variable`.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { App } from "./mod.ts";
+import { toApp } from "./_app.ts";
+import { describe } from "./_errors.ts";
+
+/** Export names tried, in order, when the spec names none. */
+export const DEFAULT_EXPORTS = ["default", "app", "application"];
+
+/** A module path and the export to take from it. */
+export interface AppSpec {
+  /** The module's path or URL as given. */
+  module: string;
+  /** The export's name; undefined to try {@linkcode DEFAULT_EXPORTS}. */
+  name?: string;
+  /** Whether the export is a factory to call, as in `module:create()`. */
+  call: boolean;
+}
+
+/** Splits `app.ts:name` or `app.ts:create()`; a bare path names no export. */
+export function parseAppSpec(spec: string): AppSpec {
+  const match = /^(.+):([A-Za-z_$][\w$]*)(\(\))?$/.exec(spec);
+  if (match === null) return { module: spec, call: false };
+  return { module: match[1], name: match[2], call: match[3] !== undefined };
+}
+
+/** The module's URL: a path is taken from the working directory. */
+export function moduleUrl(module: string): URL {
+  if (/^(file|https?|jsr|npm):/.test(module)) return new URL(module);
+  return pathToFileURL(resolve(module));
+}
+
+/** Imports the module and returns its app, or throws an Error saying why not. */
+export async function loadApp(spec: AppSpec): Promise<App> {
+  const url = moduleUrl(spec.module);
+  const exports = await import(url.href) as Record<string, unknown>;
+  return await appFromExports(exports, spec);
+}
+
+/** Picks the app out of a module's exports. */
+export async function appFromExports(
+  exports: Record<string, unknown>,
+  spec: AppSpec,
+): Promise<App> {
+  const names = spec.name === undefined ? DEFAULT_EXPORTS : [spec.name];
+  const name = names.find((candidate) => exports[candidate] !== undefined);
+  if (name === undefined) {
+    const found = Object.keys(exports);
+    throw new Error(
+      `Cannot find the app in ${spec.module}: it has no export named ${
+        names.map((n) => `"${n}"`).join(" or ")
+      } (its exports: ${found.length ? found.join(", ") : "none"})`,
+    );
+  }
+  let value = exports[name];
+  if (spec.call) {
+    if (typeof value !== "function") {
+      throw new Error(
+        `Cannot call ${spec.module}:${name}(): it is ${describe(value)}`,
+      );
+    }
+    value = await (value as () => unknown)();
+  }
+  try {
+    return toApp(value as App);
+  } catch (error) {
+    throw new Error(
+      `Cannot serve ${spec.module}:${name}: ${(error as Error).message}`,
+    );
+  }
+}

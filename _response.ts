@@ -1,0 +1,685 @@
+/**
+ * The response writer: runs an app for one request and turns what it does
+ * through `startResponse`, `write()` and its body into a `Response`, while
+ * enforcing the rules of PEP 3333 and of HTTP that the server owns.
+ *
+ * @module
+ */
+import type { App, Body, Chunk, Environ, Header, Write } from "./mod.ts";
+import { describe, escapeControls, formatError } from "./_errors.ts";
+import { BodyTooLargeError, concat } from "./_input.ts";
+import { FileBody } from "./_file_wrapper.ts";
+import { REASONS } from "./_status.ts";
+
+const encoder = new TextEncoder();
+
+// RFC 9110 5.1: a field name is a token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// CR, LF and NUL split or truncate a response; above U+00FF is not a byte.
+const FORBIDDEN_IN_VALUE = /[\0\r\n]|[^\0-\xff]/;
+// RFC 9112 4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ).
+const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
+// RFC 9110 7.6.1: these describe one connection, which the server owns.
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailers",
+  "transfer-encoding",
+  "upgrade",
+]);
+// Statuses whose responses never have a body (a Response refuses one).
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** The error that a broken rule produces; its message names the rule. */
+function ruleError(message: string): TypeError {
+  return new TypeError(message);
+}
+
+/** Quotes a value from the app for a message, escaping control characters. */
+function quote(value: string): string {
+  return `"${
+    escapeControls(value.length > 80 ? value.slice(0, 80) + "..." : value)
+  }"`;
+}
+
+/** A checked response start, ready for `new Response()`. */
+interface Start {
+  code: number;
+  // Empty when the reason is the standard one, which Deno.serve sends anyway.
+  reason: string;
+  // A record converts into Headers about twice as fast as a list of pairs;
+  // the list is kept only when a name repeats (Set-Cookie).
+  headers: Record<string, string> | Header[];
+  contentLength: number;
+}
+
+/** Checks a status line and headers against PEP 3333 and HTTP. */
+function checkResponseStart(status: unknown, headers: unknown): Start {
+  if (typeof status !== "string") {
+    throw ruleError(
+      `Cannot start the response: status must be a string like "200 OK", got ${
+        describe(status)
+      }`,
+    );
+  }
+  const code = statusCode(status);
+  const reason = status.slice(4);
+  const standard = reason === REASONS[code];
+  if (code < 0 || (!standard && !REASON.test(reason))) {
+    throw ruleError(
+      `Cannot start the response: status ${
+        quote(status)
+      } is not a three-digit code, a space and a reason phrase (PEP 3333)`,
+    );
+  }
+  if (code < 200 || code > 599) {
+    throw ruleError(
+      `Cannot start the response: status ${code} is outside 200-599; ` +
+        "Deno.serve sends informational responses itself",
+    );
+  }
+  if (!Array.isArray(headers)) {
+    throw ruleError(
+      `Cannot start the response: headers must be an array of [name, value] pairs, got ${
+        describe(headers)
+      }`,
+    );
+  }
+  let contentLength = -1;
+  let record: Record<string, string> | undefined = {};
+  for (const header of headers) {
+    if (
+      !Array.isArray(header) || header.length !== 2 ||
+      typeof header[0] !== "string" || typeof header[1] !== "string"
+    ) {
+      throw ruleError(
+        "Cannot start the response: each header must be a [name, value] " +
+          `pair of strings, got ${describe(header)}`,
+      );
+    }
+    const [name, value] = header as Header;
+    const lower = lowerName(name);
+    if (FORBIDDEN_IN_VALUE.test(value)) {
+      throw ruleError(
+        /[\0\r\n]/.test(value)
+          ? `Cannot start the response: the value of header ${name} contains CR, LF or NUL, which would split the response`
+          : `Cannot start the response: the value of header ${name} has a character above U+00FF; ` +
+            "encode it to a native string first (PEP 3333)",
+      );
+    }
+    if (HOP_BY_HOP.has(lower)) {
+      throw ruleError(
+        `Cannot start the response: ${name} is a hop-by-hop header, which ` +
+          "only the server may set (PEP 3333)",
+      );
+    }
+    if (lower === "content-length") {
+      if (!/^\d+$/.test(value.trim())) {
+        throw ruleError(
+          `Cannot start the response: Content-Length ${
+            quote(value)
+          } is not a non-negative integer`,
+        );
+      }
+      contentLength = Number(value);
+    }
+    if (record !== undefined) {
+      if (lower in record || lower === "__proto__") record = undefined;
+      else record[lower] = value;
+    }
+  }
+  return {
+    code,
+    reason: standard ? "" : reason,
+    headers: record ?? headers,
+    contentLength,
+  };
+}
+
+/** The code of a `"NNN Reason"` status, or -1 when it has not that form. */
+function statusCode(status: string): number {
+  if (status.length < 4 || status.charCodeAt(3) !== 32) return -1;
+  let code = 0;
+  for (let i = 0; i < 3; i++) {
+    const digit = status.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    code = code * 10 + digit;
+  }
+  return code;
+}
+
+// Apps send the same few header names over and over; remembering the
+// checked ones saves a regex test and a lowercase copy per header.
+const checkedNames = new Map<string, string>();
+
+/** Checks that `name` is a token and returns it in lowercase. */
+function lowerName(name: string): string {
+  const known = checkedNames.get(name);
+  if (known !== undefined) return known;
+  if (!TOKEN.test(name)) {
+    throw ruleError(
+      `Cannot start the response: header name ${
+        quote(name)
+      } is not an RFC 9110 token`,
+    );
+  }
+  const lower = name.toLowerCase();
+  if (checkedNames.size < 1024) checkedNames.set(name, lower);
+  return lower;
+}
+
+/** Whether `value` has a `then` method (a promise or thenable). */
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return value !== null && typeof value === "object" &&
+    typeof (value as PromiseLike<T>).then === "function";
+}
+
+function plainResponse(status: number, text: string): Response {
+  return new Response(text, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/** The bare 500 that a failing app gets outside the dev server. */
+export function internalError(): Response {
+  return plainResponse(500, "Internal Server Error\n");
+}
+
+/** The 413 for a request body over the server's limit. */
+export function tooLarge(limit: number): Response {
+  return plainResponse(
+    413,
+    `Request body too large: this server accepts at most ${limit} bytes\n`,
+  );
+}
+
+type AnyIterator = Iterator<Chunk> | AsyncIterator<Chunk>;
+
+/**
+ * One request's response. `startResponse` and `write` are handed to the
+ * app; `run()` resolves with the `Response` as soon as the headers go out.
+ */
+export class Exchange {
+  #environ: Environ;
+  #status = 0;
+  #statusText = "";
+  #headers: Start["headers"] | undefined;
+  #contentLength = -1;
+  // The first rule the app broke; it wins over anything the app does after.
+  #violation: unknown;
+
+  #response: Response | undefined;
+  #resolve: ((response: Response) => void) | undefined;
+
+  #body: Body | undefined;
+  #iterator: AnyIterator | undefined;
+  #bodyClosed = false;
+  #iterationDone = false;
+
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #streamDone = false;
+  #sent = 0;
+  #overflowLogged = false;
+  #wake: (() => void) | undefined;
+  #roomWaiters: (() => void)[] | undefined;
+
+  constructor(environ: Environ) {
+    this.#environ = environ;
+  }
+
+  /** Runs `app` and yields its response, once the headers are ready. */
+  run(app: App): Response | Promise<Response> {
+    let result: Body | Promise<Body>;
+    try {
+      result = app(this.#environ, this.startResponse);
+    } catch (error) {
+      return this.#fail(error);
+    }
+    if (!isThenable<Body>(result)) return this.#take(result);
+    return new Promise((resolve) => {
+      // write() may have sent the headers before the app's first await.
+      if (this.#response !== undefined) resolve(this.#response);
+      this.#resolve = resolve;
+      result.then(
+        (body) => resolve(this.#take(body)),
+        (error) => resolve(this.#fail(error)),
+      );
+    });
+  }
+
+  /** PEP 3333's `start_response`. */
+  startResponse = (
+    status: string,
+    headers: Header[],
+    excInfo?: unknown,
+  ): Write => {
+    if (excInfo !== undefined && excInfo !== null) {
+      // Too late to replace anything: let the error travel up.
+      if (this.#response !== undefined) throw excInfo;
+    } else if (this.#headers !== undefined) {
+      throw this.#broke(ruleError(
+        "Cannot start the response: startResponse() was already called; " +
+          "pass excInfo to replace the status and headers (PEP 3333)",
+      ));
+    }
+    let start: Start;
+    try {
+      start = checkResponseStart(status, headers);
+    } catch (error) {
+      throw this.#broke(error);
+    }
+    this.#status = start.code;
+    this.#statusText = start.reason;
+    this.#headers = start.headers;
+    this.#contentLength = start.contentLength;
+    this.#violation = undefined;
+    return this.write;
+  };
+
+  /** PEP 3333's `write()`: pushes a chunk ahead of the returned body. */
+  write: Write = (chunk: Chunk): Promise<void> => {
+    if (this.#headers === undefined) {
+      throw ruleError("Cannot write: startResponse() has not been called");
+    }
+    const bytes = toBytes(chunk, "write()");
+    if (this.#response === undefined) this.#commit();
+    if (this.#streamDone) {
+      // A 204 or 304 has no body to write into; that is not the app's fault.
+      if (NULL_BODY.has(this.#status)) return Promise.resolve();
+      throw new Error("Cannot write: the response is already finished");
+    }
+    this.#enqueue(bytes);
+    this.#wake?.();
+    if (this.#controller === undefined || this.#controller.desiredSize! > 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => (this.#roomWaiters ??= []).push(resolve));
+  };
+
+  /** Records a broken rule so that it decides the response. */
+  #broke(error: unknown): unknown {
+    this.#violation ??= error;
+    return error;
+  }
+
+  #log(message: string): void {
+    const e = this.#environ;
+    this.#environ["wsgi.errors"].write(
+      `[wsgi] ${e.REQUEST_METHOD} ${
+        escapeControls(e.SCRIPT_NAME + e.PATH_INFO)
+      }: ${message}\n`,
+    );
+  }
+
+  /** The app threw or its promise rejected. */
+  #fail(error: unknown): Response | Promise<Response> {
+    if (this.#response !== undefined) {
+      this.#abort(error);
+      return this.#response;
+    }
+    this.#closeBody();
+    if (error instanceof BodyTooLargeError) return tooLarge(error.limit);
+    this.#log(`error before the response started: ${formatError(error)}`);
+    return internalError();
+  }
+
+  /** The app returned its body. */
+  #take(body: Body): Response | Promise<Response> {
+    this.#body = body;
+    if (this.#violation !== undefined) return this.#fail(this.#violation);
+    if (this.#response !== undefined) {
+      // write() already sent the headers; the body follows its data.
+      try {
+        this.#iterator = iteratorOf(body);
+      } catch (error) {
+        this.#abort(error);
+        return this.#response;
+      }
+      this.#wake?.();
+      return this.#response;
+    }
+    if (Array.isArray(body)) return this.#arrayResponse(body);
+    if (body instanceof FileBody && this.#headers !== undefined) {
+      const remaining = body.remaining();
+      if (this.#contentLength < 0 || remaining === this.#contentLength) {
+        return this.#fileResponse(body);
+      }
+    }
+    try {
+      this.#iterator = iteratorOf(body);
+    } catch (error) {
+      return this.#fail(error);
+    }
+    return this.#firstChunk();
+  }
+
+  /**
+   * Pulls chunks until the first non-empty one or the end of the body, so
+   * that the app may still call startResponse (with excInfo) until then.
+   */
+  #firstChunk(): Response | Promise<Response> {
+    const iterator = this.#iterator!;
+    while (true) {
+      let step: IteratorResult<Chunk> | PromiseLike<IteratorResult<Chunk>>;
+      try {
+        step = iterator.next();
+      } catch (error) {
+        this.#iterationDone = true;
+        return this.#fail(error);
+      }
+      if (isThenable<IteratorResult<Chunk>>(step)) {
+        return Promise.resolve(step).then(
+          (result) => this.#afterFirstStep(result) ?? this.#firstChunk(),
+          (error) => {
+            this.#iterationDone = true;
+            return this.#fail(error);
+          },
+        );
+      }
+      const response = this.#afterFirstStep(step);
+      if (response !== undefined) return response;
+    }
+  }
+
+  /** Handles one step before the headers; undefined to keep pulling. */
+  #afterFirstStep(
+    step: IteratorResult<Chunk>,
+  ): Response | Promise<Response> | undefined {
+    if (this.#violation !== undefined) {
+      this.#iterationDone = step.done === true;
+      return this.#fail(this.#violation);
+    }
+    if (step.done) {
+      this.#iterationDone = true;
+      if (this.#headers === undefined) return this.#fail(noStart());
+      return this.#arrayResponse([]);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = toBytes(step.value, "the body");
+      if (this.#headers === undefined) throw noStart();
+    } catch (error) {
+      return this.#fail(error);
+    }
+    if (bytes.length === 0) return undefined;
+    const response = this.#commit();
+    this.#enqueue(bytes);
+    return response;
+  }
+
+  /** A body held in memory: answered with a plain, length-delimited Response. */
+  #arrayResponse(body: Chunk[]): Response | Promise<Response> {
+    if (this.#headers === undefined) return this.#fail(noStart());
+    let data: Uint8Array | string;
+    try {
+      data = body.length === 1 && this.#contentLength < 0
+        ? checkChunk(body[0], "the body")
+        : joinChunks(body);
+    } catch (error) {
+      return this.#fail(error);
+    }
+    if (NULL_BODY.has(this.#status)) return this.#nullBodyResponse();
+    if (this.#contentLength >= 0) {
+      const bytes = data as Uint8Array;
+      if (bytes.length !== this.#contentLength) {
+        // Let the streaming path truncate or abort, and log why.
+        const response = this.#commit();
+        this.#enqueue(bytes);
+        this.#finish();
+        return response;
+      }
+    }
+    let response: Response;
+    try {
+      response = new Response(data as BodyInit, this.#init());
+    } catch (error) {
+      return this.#fail(error);
+    }
+    this.#response = response;
+    this.#closeBody();
+    return response;
+  }
+
+  #fileResponse(body: FileBody): Response | Promise<Response> {
+    if (NULL_BODY.has(this.#status)) return this.#nullBodyResponse();
+    let response: Response;
+    try {
+      response = new Response(body.readable, this.#init());
+    } catch (error) {
+      return this.#fail(error);
+    }
+    this.#response = response;
+    const info = this.#environ["deno.info"];
+    // Deno sends the file without us; close once it is done with it.
+    if (info?.completed) {
+      info.completed.then(() => this.#closeBody(), () => this.#closeBody());
+    }
+    return response;
+  }
+
+  #nullBodyResponse(): Response {
+    const response = new Response(null, this.#init());
+    this.#response = response;
+    this.#streamDone = true;
+    this.#closeBody();
+    return response;
+  }
+
+  #init(): ResponseInit {
+    return this.#statusText === ""
+      ? { status: this.#status, headers: this.#headers }
+      : {
+        status: this.#status,
+        statusText: this.#statusText,
+        headers: this.#headers,
+      };
+  }
+
+  /** Sends the headers: from here on the body streams. */
+  #commit(): Response {
+    if (NULL_BODY.has(this.#status)) return this.#nullBodyResponse();
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      pull: () => this.#pull(),
+      cancel: () => this.#cancelled(),
+    });
+    let response: Response;
+    try {
+      response = new Response(stream, this.#init());
+    } catch (error) {
+      // Only a header changed behind startResponse's back gets here.
+      this.#log(`cannot build the response: ${formatError(error)}`);
+      response = internalError();
+      this.#streamDone = true;
+      this.#closeBody();
+    }
+    this.#response = response;
+    this.#resolve?.(response);
+    return response;
+  }
+
+  #enqueue(bytes: Uint8Array): void {
+    if (this.#streamDone) return;
+    if (this.#contentLength >= 0) {
+      const room = this.#contentLength - this.#sent;
+      if (bytes.length > room) {
+        if (!this.#overflowLogged) {
+          this.#overflowLogged = true;
+          this.#log(
+            `the app sent more than its Content-Length of ${this.#contentLength} bytes; ` +
+              "the excess was not sent",
+          );
+        }
+        bytes = bytes.subarray(0, room);
+      }
+    }
+    if (bytes.length === 0) return;
+    this.#sent += bytes.length;
+    this.#controller!.enqueue(bytes);
+  }
+
+  async #pull(): Promise<void> {
+    this.#releaseWriters();
+    while (!this.#streamDone) {
+      const iterator = this.#iterator;
+      if (iterator === undefined) {
+        // The app is still running (it called write()); wait for more data
+        // or for its body.
+        await new Promise<void>((resolve) => this.#wake = resolve);
+        this.#wake = undefined;
+        if (this.#iterator === undefined) return;
+        continue;
+      }
+      let step: IteratorResult<Chunk>;
+      try {
+        step = await iterator.next();
+      } catch (error) {
+        this.#iterationDone = true;
+        this.#abort(error);
+        return;
+      }
+      if (this.#streamDone) return;
+      if (step.done) {
+        this.#iterationDone = true;
+        this.#finish();
+        return;
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = toBytes(step.value, "the body");
+      } catch (error) {
+        this.#abort(error);
+        return;
+      }
+      if (bytes.length === 0) continue;
+      this.#enqueue(bytes);
+      return;
+    }
+  }
+
+  /** The body ended: close the stream, or abort it if it fell short. */
+  #finish(): void {
+    if (this.#streamDone) return;
+    if (this.#contentLength >= 0 && this.#sent < this.#contentLength) {
+      this.#abort(
+        new RangeError(
+          `Cannot finish the response: the app sent ${this.#sent} of the ` +
+            `${this.#contentLength} bytes its Content-Length promised; the connection was aborted`,
+        ),
+      );
+      return;
+    }
+    this.#streamDone = true;
+    this.#controller?.close();
+    this.#closeBody();
+  }
+
+  /** Fails a response whose headers went out: the client sees a broken stream. */
+  #abort(error: unknown): void {
+    this.#log(`error after the response started: ${formatError(error)}`);
+    if (!this.#streamDone) {
+      this.#streamDone = true;
+      this.#controller?.error(error);
+    }
+    this.#wake?.();
+    this.#releaseWriters();
+    this.#closeBody();
+  }
+
+  /** The client went away mid-body. */
+  #cancelled(): void {
+    this.#streamDone = true;
+    this.#releaseWriters();
+    this.#wake?.();
+    this.#closeBody();
+  }
+
+  /** Lets every write() waiting for room continue. */
+  #releaseWriters(): void {
+    const waiters = this.#roomWaiters;
+    if (waiters === undefined) return;
+    this.#roomWaiters = undefined;
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Calls the body's close() (or an unfinished iterator's return()) once. */
+  #closeBody(): void {
+    if (this.#bodyClosed) return;
+    const body = this.#body;
+    if (body === undefined) return;
+    this.#bodyClosed = true;
+    try {
+      let closing: unknown;
+      if (typeof body.close === "function") closing = body.close();
+      else if (!this.#iterationDone) closing = this.#iterator?.return?.();
+      if (isThenable(closing)) {
+        (closing as Promise<unknown>).then(
+          undefined,
+          (error) =>
+            this.#log(`the body's close() failed: ${formatError(error)}`),
+        );
+      }
+    } catch (error) {
+      this.#log(`the body's close() failed: ${formatError(error)}`);
+    }
+  }
+}
+
+function noStart(): TypeError {
+  return ruleError(
+    "Cannot send the body: the app did not call startResponse() before " +
+      "its body yielded (PEP 3333)",
+  );
+}
+
+/** Gets the iterator of a body, refusing the common mistakes by name. */
+function iteratorOf(body: Body): AnyIterator {
+  if (typeof body === "string" || body instanceof Uint8Array) {
+    throw ruleError(
+      `Cannot send the body: the app returned ${describe(body)}, not an ` +
+        "iterable of chunks; return [body] instead (PEP 3333)",
+    );
+  }
+  const source = body as Partial<AsyncIterable<Chunk> & Iterable<Chunk>>;
+  if (
+    source !== null && typeof source === "object" ||
+    typeof source === "function"
+  ) {
+    if (typeof source[Symbol.asyncIterator] === "function") {
+      return source[Symbol.asyncIterator]!();
+    }
+    if (typeof source[Symbol.iterator] === "function") {
+      return source[Symbol.iterator]!();
+    }
+  }
+  throw ruleError(
+    `Cannot send the body: the app returned ${
+      describe(body)
+    }, which is not iterable; return an array, a generator or an async iterable (PEP 3333)`,
+  );
+}
+
+function checkChunk(chunk: unknown, where: string): Chunk {
+  if (typeof chunk === "string" || chunk instanceof Uint8Array) return chunk;
+  throw ruleError(
+    `Cannot send ${where}: chunks must be strings or Uint8Arrays, got ${
+      describe(chunk)
+    }`,
+  );
+}
+
+function toBytes(chunk: unknown, where: string): Uint8Array {
+  const checked = checkChunk(chunk, where);
+  return typeof checked === "string" ? encoder.encode(checked) : checked;
+}
+
+function joinChunks(chunks: Chunk[]): Uint8Array {
+  if (chunks.length === 1) return toBytes(chunks[0], "the body");
+  return concat(chunks.map((chunk) => toBytes(chunk, "the body")));
+}

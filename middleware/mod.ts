@@ -1,0 +1,6 @@
+/**
+ * Middleware and dispatchers for gateway apps.
+ *
+ * @module
+ */
+export { Router } from "./router.ts";

@@ -1,0 +1,455 @@
+/**
+ * Testing gateway apps in-process: {@linkcode Client} calls an app the way
+ * the server does, without sockets, and {@linkcode buildEnviron} makes a
+ * valid environ for unit tests of middleware.
+ *
+ * The client runs requests through the very adapter that {@linkcode serve}
+ * uses, so every rule the server enforces (deferred headers, Content-Length,
+ * header checks, `close()`) holds under test too.
+ *
+ * @example
+ * ```ts
+ * import { Client } from "@wsgi/deno/testing";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const client = new Client((environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [`${environ.REQUEST_METHOD} ${environ.QUERY_STRING}`];
+ * });
+ * const response = await client.get("/", { query: { page: 2 } });
+ * assertEquals(response.status, 200);
+ * assertEquals(response.text(), "GET page=2");
+ * ```
+ *
+ * @module
+ */
+import type { AppLike, Environ } from "./mod.ts";
+import { makeEnviron } from "./_environ.ts";
+import { type ErrorSink, errorStream } from "./_errors.ts";
+import { REASONS } from "./_status.ts";
+import { type FetchHandler, toFetchHandler } from "./server.ts";
+
+/** A query string as an object; arrays repeat the key. */
+export type Query = Record<
+  string,
+  string | number | boolean | (string | number | boolean)[]
+>;
+
+/** What a request carries, for {@linkcode Client} and {@linkcode buildEnviron}. */
+export interface RequestOptions {
+  /** Query parameters, appended to any already in the path. */
+  query?: Query | URLSearchParams;
+  /** Request headers. */
+  headers?: HeadersInit;
+  /** A raw body. */
+  body?: BodyInit;
+  /** A body sent as JSON, with `Content-Type: application/json`. */
+  json?: unknown;
+  /** A body sent as an HTML form (`application/x-www-form-urlencoded`); a `FormData` is sent as `multipart/form-data`. */
+  form?: Record<string, string> | URLSearchParams | FormData;
+  /** Follow redirects for this request (overrides the client's setting). */
+  followRedirects?: boolean;
+}
+
+/** Options of {@linkcode buildEnviron}. */
+export interface EnvironOptions
+  extends Omit<RequestOptions, "followRedirects"> {
+  /** @default {"GET"} */
+  method?: string;
+  /** The path with optional query, percent-encoded as sent. @default {"/"} */
+  path?: string;
+  /** A full URL instead of `path`, to set the scheme and host too. */
+  url?: string;
+  /** Prefix to move from `PATH_INFO` to `SCRIPT_NAME`. @default {""} */
+  scriptName?: string;
+  /** `REMOTE_ADDR`. @default {"127.0.0.1"} */
+  remoteAddr?: string;
+  /** Where `wsgi.errors` writes. @default {stderr} */
+  errors?: ErrorSink;
+}
+
+/** Options of {@linkcode Client}. */
+export interface ClientOptions {
+  /**
+   * The URL requests are made against: its scheme and host become
+   * `wsgi.url_scheme`, `HTTP_HOST` and `SERVER_NAME`.
+   *
+   * @default {"http://localhost/"}
+   */
+  baseUrl?: string;
+  /** Follow redirects (301, 302, 303, 307, 308) by default. @default {false} */
+  followRedirects?: boolean;
+  /** Where `wsgi.errors` and the server's error lines go. @default {stderr} */
+  errors?: ErrorSink;
+  /** Largest request body, as for `serve`. @default {Infinity} */
+  maxBodySize?: number;
+  /** `REMOTE_ADDR` of every request. @default {"127.0.0.1"} */
+  remoteAddr?: string;
+}
+
+const decoder = new TextDecoder();
+
+/** A response read to its end. */
+export class TestResponse {
+  /** The status code, such as 200. */
+  readonly status: number;
+  /** The reason phrase, such as `OK`. */
+  readonly statusText: string;
+  /** The response headers. */
+  readonly headers: Headers;
+  /** The body bytes (empty for HEAD). */
+  readonly body: Uint8Array;
+  /** The URL that answered, after any redirects. */
+  readonly url: string;
+  /** The redirect responses followed on the way, oldest first. */
+  readonly history: TestResponse[];
+
+  constructor(
+    init: {
+      status: number;
+      statusText: string;
+      headers: Headers;
+      body: Uint8Array;
+      url: string;
+    },
+    history: TestResponse[] = [],
+  ) {
+    this.status = init.status;
+    this.statusText = init.statusText;
+    this.headers = init.headers;
+    this.body = init.body;
+    this.url = init.url;
+    this.history = history;
+  }
+
+  /** The status line as an app writes it: `"200 OK"`. */
+  get statusLine(): string {
+    return `${this.status} ${this.statusText}`;
+  }
+
+  /** The body decoded as UTF-8. */
+  text(): string {
+    return decoder.decode(this.body);
+  }
+
+  /** The body parsed as JSON. */
+  json<T = unknown>(): T {
+    return JSON.parse(this.text());
+  }
+}
+
+interface StoredCookie {
+  value: string;
+  path: string;
+  expires: number;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 20;
+
+/**
+ * An in-process HTTP client for a gateway app. It keeps cookies across
+ * requests and follows redirects when asked.
+ *
+ * @example Cookies and redirects
+ * ```ts
+ * import { Client } from "@wsgi/deno/testing";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const client = new Client((environ, startResponse) => {
+ *   if (environ.PATH_INFO === "/login") {
+ *     startResponse("303 See Other", [
+ *       ["Location", "/home"],
+ *       ["Set-Cookie", "user=ada; Path=/"],
+ *     ]);
+ *     return [];
+ *   }
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [`cookie: ${environ.HTTP_COOKIE}`];
+ * });
+ * const response = await client.post("/login", { followRedirects: true });
+ * assertEquals(response.text(), "cookie: user=ada");
+ * ```
+ */
+export class Client {
+  #handler: FetchHandler;
+  #base: URL;
+  #follow: boolean;
+  #remoteAddr: string;
+  #cookies = new Map<string, StoredCookie>();
+
+  /**
+   * @param app The app under test.
+   * @param options Base URL, redirects, error sink, body limit.
+   */
+  constructor(app: AppLike, options: ClientOptions = {}) {
+    this.#handler = toFetchHandler(app, {
+      errors: options.errors,
+      maxBodySize: options.maxBodySize,
+    });
+    this.#base = new URL(options.baseUrl ?? "http://localhost/");
+    this.#follow = options.followRedirects ?? false;
+    this.#remoteAddr = options.remoteAddr ?? "127.0.0.1";
+  }
+
+  /** The cookies the client holds now, by name. */
+  get cookies(): Record<string, string> {
+    const now = Date.now();
+    const out: Record<string, string> = {};
+    for (const [name, cookie] of this.#cookies) {
+      if (cookie.expires > now) out[name] = cookie.value;
+    }
+    return out;
+  }
+
+  /** Sets a cookie as if the app had set it, for all paths. */
+  setCookie(name: string, value: string): void {
+    this.#cookies.set(name, { value, path: "/", expires: Infinity });
+  }
+
+  /** Sends a GET request. */
+  get(path: string, options?: RequestOptions): Promise<TestResponse> {
+    return this.request("GET", path, options);
+  }
+  /** Sends a HEAD request; the response has no body. */
+  head(path: string, options?: RequestOptions): Promise<TestResponse> {
+    return this.request("HEAD", path, options);
+  }
+  /** Sends an OPTIONS request. */
+  options(path: string, options?: RequestOptions): Promise<TestResponse> {
+    return this.request("OPTIONS", path, options);
+  }
+  /** Sends a DELETE request. */
+  delete(path: string, options?: RequestOptions): Promise<TestResponse> {
+    return this.request("DELETE", path, options);
+  }
+  /** Sends a POST request. */
+  post(path: string, options?: RequestOptions): Promise<TestResponse> {
+    return this.request("POST", path, options);
+  }
+  /** Sends a PUT request. */
+  put(path: string, options?: RequestOptions): Promise<TestResponse> {
+    return this.request("PUT", path, options);
+  }
+  /** Sends a PATCH request. */
+  patch(path: string, options?: RequestOptions): Promise<TestResponse> {
+    return this.request("PATCH", path, options);
+  }
+
+  /**
+   * Sends a request with any method and reads the whole response.
+   *
+   * @param method The HTTP method.
+   * @param path A path (with optional query) or a full URL.
+   * @param options Query, headers, body, redirects.
+   * @returns The response, read to its end.
+   */
+  async request(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<TestResponse> {
+    let url = withQuery(new URL(path, this.#base), options.query);
+    let request = makeRequest(method, url, options);
+    const follow = options.followRedirects ?? this.#follow;
+    const history: TestResponse[] = [];
+    while (true) {
+      const response = await this.#send(request);
+      if (!follow || !REDIRECTS.has(response.status)) {
+        return history.length === 0
+          ? response
+          : new TestResponse(response, history);
+      }
+      const location = response.headers.get("location");
+      if (location === null) return new TestResponse(response, history);
+      if (history.length >= MAX_REDIRECTS) {
+        throw new Error(
+          `Cannot follow redirects: more than ${MAX_REDIRECTS} from ${path}`,
+        );
+      }
+      history.push(response);
+      url = new URL(location, url);
+      // 307 and 308 repeat the request; the others turn it into a GET.
+      const keep = response.status === 307 || response.status === 308;
+      request = keep
+        ? makeRequest(request.method, url, options)
+        : makeRequest(request.method === "HEAD" ? "HEAD" : "GET", url, {
+          headers: options.headers,
+        });
+    }
+  }
+
+  async #send(request: Request): Promise<TestResponse> {
+    const cookie = this.#cookieHeader(new URL(request.url).pathname);
+    if (cookie !== "" && !request.headers.has("cookie")) {
+      request.headers.set("cookie", cookie);
+    }
+    let done!: () => void;
+    const completed = new Promise<void>((resolve) => done = resolve);
+    const info = {
+      remoteAddr: { transport: "tcp", hostname: this.#remoteAddr, port: 40000 },
+      completed,
+    } as Deno.ServeHandlerInfo;
+    try {
+      const response = await this.#handler(request, info);
+      const body = request.method === "HEAD"
+        ? new Uint8Array(0)
+        : new Uint8Array(await response.arrayBuffer());
+      if (request.method === "HEAD") await response.body?.cancel();
+      this.#storeCookies(response.headers, new URL(request.url).pathname);
+      return new TestResponse({
+        status: response.status,
+        // Deno.serve sends the standard reason, so the adapter leaves it out.
+        statusText: response.statusText || (REASONS[response.status] ?? ""),
+        headers: response.headers,
+        body,
+        url: request.url,
+      });
+    } finally {
+      done();
+    }
+  }
+
+  #cookieHeader(path: string): string {
+    const now = Date.now();
+    const pairs: string[] = [];
+    for (const [name, cookie] of this.#cookies) {
+      if (cookie.expires <= now) this.#cookies.delete(name);
+      else if (pathMatches(path, cookie.path)) {
+        pairs.push(`${name}=${cookie.value}`);
+      }
+    }
+    return pairs.join("; ");
+  }
+
+  #storeCookies(headers: Headers, requestPath: string): void {
+    for (const line of headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(";");
+      const eq = pair.indexOf("=");
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const cookie: StoredCookie = {
+        value: pair.slice(eq + 1).trim(),
+        path: defaultPath(requestPath),
+        expires: Infinity,
+      };
+      for (const attribute of attributes) {
+        const [key, ...rest] = attribute.split("=");
+        const value = rest.join("=").trim();
+        switch (key.trim().toLowerCase()) {
+          case "path":
+            if (value.startsWith("/")) cookie.path = value;
+            break;
+          case "max-age":
+            if (/^-?\d+$/.test(value)) {
+              cookie.expires = Date.now() + Number(value) * 1000;
+            }
+            break;
+          case "expires": {
+            const time = Date.parse(value);
+            if (!Number.isNaN(time) && cookie.expires === Infinity) {
+              cookie.expires = time;
+            }
+          }
+        }
+      }
+      this.#cookies.set(name, cookie);
+    }
+  }
+}
+
+// RFC 6265 5.1.4: the default path is the request path up to its last "/".
+function defaultPath(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash <= 0 ? "/" : path.slice(0, slash);
+}
+
+function pathMatches(path: string, cookiePath: string): boolean {
+  return path === cookiePath ||
+    (path.startsWith(cookiePath) &&
+      (cookiePath.endsWith("/") || path[cookiePath.length] === "/"));
+}
+
+function withQuery(url: URL, query: RequestOptions["query"]): URL {
+  if (query === undefined) return url;
+  const params = query instanceof URLSearchParams
+    ? query
+    : new URLSearchParams();
+  if (!(query instanceof URLSearchParams)) {
+    for (const [key, value] of Object.entries(query)) {
+      for (const item of Array.isArray(value) ? value : [value]) {
+        params.append(key, String(item));
+      }
+    }
+  }
+  const extra = params.toString();
+  if (extra !== "") url.search = url.search ? `${url.search}&${extra}` : extra;
+  return url;
+}
+
+function makeRequest(
+  method: string,
+  url: URL,
+  options: Omit<RequestOptions, "query" | "followRedirects">,
+): Request {
+  const headers = new Headers(options.headers);
+  let body: BodyInit | undefined = options.body;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    if (!headers.has("content-type")) {
+      headers.set("content-type", "application/json");
+    }
+  } else if (options.form !== undefined) {
+    body = options.form instanceof FormData ||
+        options.form instanceof URLSearchParams
+      ? options.form
+      : new URLSearchParams(options.form);
+  }
+  return new Request(url, { method, headers, body });
+}
+
+/**
+ * Builds the environ the server would build for a request: for unit tests
+ * of middleware and helpers. The result is a plain object with every key
+ * of a real request, including a readable `wsgi.input`.
+ *
+ * @param options Method, path or URL, headers, body, script name.
+ * @returns A complete environ.
+ *
+ * @example
+ * ```ts
+ * import { buildEnviron } from "@wsgi/deno/testing";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const environ = buildEnviron({
+ *   method: "POST",
+ *   path: "/items?sort=name",
+ *   json: { name: "ada" },
+ * });
+ * assertEquals(environ.QUERY_STRING, "sort=name");
+ * assertEquals(environ.CONTENT_TYPE, "application/json");
+ * const body = await environ["wsgi.input"].read();
+ * assertEquals(new TextDecoder().decode(body), '{"name":"ada"}');
+ * ```
+ */
+export function buildEnviron(options: EnvironOptions = {}): Environ {
+  const url = withQuery(
+    new URL(options.url ?? options.path ?? "/", "http://localhost/"),
+    options.query,
+  );
+  const request = makeRequest(options.method ?? "GET", url, options);
+  const info = {
+    remoteAddr: {
+      transport: "tcp",
+      hostname: options.remoteAddr ?? "127.0.0.1",
+      port: 40000,
+    },
+    completed: Promise.resolve(),
+  } as Deno.ServeHandlerInfo;
+  return makeEnviron(request, info, {
+    scriptName: (options.scriptName ?? "").replace(/\/+$/, ""),
+    errors: errorStream(options.errors),
+    multiprocess: false,
+    maxBodySize: Infinity,
+  }, true);
+}

@@ -1,0 +1,220 @@
+/**
+ * Helpers for native strings and URLs, after Python's `wsgiref.util`.
+ *
+ * PEP 3333 carries bytes in strings whose code points are 0-255 ("native
+ * strings"): `PATH_INFO` of a request for `/café` is `"/cafÃ©"`. These
+ * helpers turn such strings back into text and rebuild URLs from an environ.
+ *
+ * @module
+ */
+import type { Environ } from "./mod.ts";
+
+const utf8 = new TextDecoder();
+const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/**
+ * Decodes a native string (bytes as Latin-1 characters) as UTF-8.
+ *
+ * @param native The native string, every code point 0-255.
+ * @param options `fatal: true` throws a `TypeError` on bytes that are not
+ * UTF-8, instead of putting U+FFFD in their place.
+ * @returns The text.
+ *
+ * @example
+ * ```ts
+ * import { decodeNative } from "@wsgi/deno";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * assertEquals(decodeNative("caf\xc3\xa9"), "café");
+ * ```
+ */
+export function decodeNative(
+  native: string,
+  options: { fatal?: boolean } = {},
+): string {
+  const bytes = new Uint8Array(native.length);
+  for (let i = 0; i < native.length; i++) {
+    const code = native.charCodeAt(i);
+    if (code > 0xff) {
+      throw new TypeError(
+        `Cannot decode a native string: the character at index ${i} is above U+00FF`,
+      );
+    }
+    bytes[i] = code;
+  }
+  return (options.fatal ? utf8Strict : utf8).decode(bytes);
+}
+
+/**
+ * Encodes text as UTF-8 and returns the bytes as a native string, the form
+ * a header value with non-ASCII text must take.
+ *
+ * @param text Any string.
+ * @returns Its UTF-8 bytes as Latin-1 characters.
+ *
+ * @example
+ * ```ts
+ * import { encodeNative } from "@wsgi/deno";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * assertEquals(encodeNative("café"), "caf\xc3\xa9");
+ * ```
+ */
+export function encodeNative(text: string): string {
+  const bytes = encoder.encode(text);
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return out;
+}
+
+/**
+ * The request path below the app's mount point as text: `PATH_INFO`
+ * decoded as UTF-8.
+ *
+ * @param environ The request's environ.
+ * @returns The decoded path, U+FFFD standing for bytes that are not UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { buildEnviron, pathInfo } from "@wsgi/deno";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const environ = buildEnviron({ path: "/caf%C3%A9" });
+ * assertEquals(environ.PATH_INFO, "/caf\xc3\xa9");
+ * assertEquals(pathInfo(environ), "/café");
+ * ```
+ */
+export function pathInfo(environ: Environ): string {
+  return decodeNative(environ.PATH_INFO ?? "");
+}
+
+// RFC 3986 unreserved characters never need escaping.
+const UNRESERVED = /[A-Za-z0-9_.~-]/;
+
+/** Percent-encodes a native string, leaving unreserved and `safe` characters. */
+function quoteNative(native: string, safe: string): string {
+  let out = "";
+  for (const char of native) {
+    const code = char.charCodeAt(0);
+    if (UNRESERVED.test(char) || safe.includes(char)) out += char;
+    else if (code <= 0xff) {
+      out += "%" + code.toString(16).toUpperCase().padStart(2, "0");
+    } else {
+      for (const byte of encoder.encode(char)) {
+        out += "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The URL of the app's root: scheme, host and `SCRIPT_NAME`, like
+ * `wsgiref.util.application_uri`.
+ *
+ * @param environ The request's environ.
+ * @returns For example `http://example.com/blog/`.
+ *
+ * @example
+ * ```ts
+ * import { applicationUri, buildEnviron } from "@wsgi/deno";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const environ = buildEnviron({ url: "http://example.com/blog/post", scriptName: "/blog" });
+ * assertEquals(applicationUri(environ), "http://example.com/blog");
+ * ```
+ */
+export function applicationUri(environ: Environ): string {
+  const scheme = environ["wsgi.url_scheme"];
+  let url = `${scheme}://`;
+  const host = environ.HTTP_HOST;
+  if (host) {
+    url += host;
+  } else {
+    url += environ.SERVER_NAME;
+    const port = environ.SERVER_PORT;
+    if (
+      !(scheme === "https" && port === "443") &&
+      !(scheme === "http" && port === "80")
+    ) url += `:${port}`;
+  }
+  return url + quoteNative(environ.SCRIPT_NAME || "/", "/;=,");
+}
+
+/**
+ * The full URL of the request, like `wsgiref.util.request_uri`.
+ *
+ * @param environ The request's environ.
+ * @param includeQuery Append `?` and `QUERY_STRING` when there is one.
+ * @returns For example `http://example.com/blog/post?page=2`.
+ *
+ * @example
+ * ```ts
+ * import { buildEnviron, requestUri } from "@wsgi/deno";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const environ = buildEnviron({ url: "http://example.com/a%20b?x=1" });
+ * assertEquals(requestUri(environ), "http://example.com/a%20b?x=1");
+ * ```
+ */
+export function requestUri(environ: Environ, includeQuery = true): string {
+  let url = applicationUri(environ);
+  const path = quoteNative(environ.PATH_INFO ?? "", "/;=,");
+  url = url.endsWith("/") && path.startsWith("/")
+    ? url + path.slice(1)
+    : url + path;
+  if (includeQuery && environ.QUERY_STRING) url += `?${environ.QUERY_STRING}`;
+  return url;
+}
+
+/**
+ * Moves the first segment of `PATH_INFO` to the end of `SCRIPT_NAME` and
+ * returns it, like `wsgiref.util.shift_path_info`: how a dispatcher hands a
+ * request to a sub-app that builds its own URLs.
+ *
+ * @param environ The environ to change.
+ * @returns The segment moved, `""` for a trailing slash, or `undefined`
+ * when `PATH_INFO` is empty (or the segment was `.`).
+ *
+ * @example
+ * ```ts
+ * import { buildEnviron, shiftPathInfo } from "@wsgi/deno";
+ * import { assertEquals } from "node:assert/strict";
+ *
+ * const environ = buildEnviron({ path: "/blog/2024/post" });
+ * assertEquals(shiftPathInfo(environ), "blog");
+ * assertEquals(environ.SCRIPT_NAME, "/blog");
+ * assertEquals(environ.PATH_INFO, "/2024/post");
+ * ```
+ */
+export function shiftPathInfo(environ: Environ): string | undefined {
+  const path = environ.PATH_INFO ?? "";
+  if (path === "") return undefined;
+  const parts = path.split("/");
+  // Empty and "." segments between the first and the last mean nothing.
+  const middle = parts.slice(1, -1).filter((p) => p !== "" && p !== ".");
+  const rest = [parts[0], ...middle, ...parts.slice(-1)];
+  if (parts.length === 1) rest.pop();
+  const name = rest[1] ?? "";
+  rest.splice(1, 1);
+  let script = normalize((environ.SCRIPT_NAME ?? "") + "/" + name);
+  if (script.endsWith("/")) script = script.slice(0, -1);
+  if (name === "" && !script.endsWith("/")) script += "/";
+  environ.SCRIPT_NAME = script;
+  environ.PATH_INFO = rest.join("/");
+  return name === "." ? undefined : name;
+}
+
+/** Collapses `.` and `..` segments and repeated slashes of an absolute path. */
+function normalize(path: string): string {
+  const out: string[] = [];
+  for (const segment of path.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") out.pop();
+    else out.push(segment);
+  }
+  return "/" + out.join("/");
+}
