@@ -1,7 +1,4 @@
-import type { ErrorStream } from "./mod.ts";
-
-/** Where error text goes: an {@linkcode ErrorStream} or a plain function. */
-export type ErrorSink = ErrorStream | ((text: string) => void);
+import type { ErrorSink, ErrorStream } from "./mod.ts";
 
 const encoder = new TextEncoder();
 

@@ -33,6 +33,17 @@ const HOP_BY_HOP = new Set([
 // Statuses whose responses never have a body (a Response refuses one).
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
+/**
+ * What an aborted response's stream fails with. The cause is already in
+ * the log, so `serve()` does not report it a second time.
+ */
+export class ResponseAborted extends Error {
+  constructor(cause: unknown) {
+    super("The response was aborted after its headers were sent", { cause });
+    this.name = "ResponseAborted";
+  }
+}
+
 /** The error that a broken rule produces; its message names the rule. */
 function ruleError(message: string): TypeError {
   return new TypeError(message);
@@ -282,9 +293,6 @@ export class Exchange {
 
   /** PEP 3333's `write()`: pushes a chunk ahead of the returned body. */
   write: Write = (chunk: Chunk): Promise<void> => {
-    if (this.#headers === undefined) {
-      throw ruleError("Cannot write: startResponse() has not been called");
-    }
     const bytes = toBytes(chunk, "write()");
     if (this.#response === undefined) this.#commit();
     if (this.#streamDone) {
@@ -440,6 +448,7 @@ export class Exchange {
       return this.#fail(error);
     }
     this.#response = response;
+    this.#streamDone = true;
     this.#closeBody();
     return response;
   }
@@ -453,6 +462,7 @@ export class Exchange {
       return this.#fail(error);
     }
     this.#response = response;
+    this.#streamDone = true;
     const info = this.#environ["deno.info"];
     // Deno sends the file without us; close once it is done with it.
     if (info?.completed) {
@@ -585,7 +595,7 @@ export class Exchange {
     this.#log(`error after the response started: ${formatError(error)}`);
     if (!this.#streamDone) {
       this.#streamDone = true;
-      this.#controller?.error(error);
+      this.#controller?.error(new ResponseAborted(error));
     }
     this.#wake?.();
     this.#releaseWriters();

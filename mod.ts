@@ -187,6 +187,12 @@ export interface ErrorStream {
 }
 
 /**
+ * Where error text goes, as servers and the test client take it: an
+ * {@linkcode ErrorStream} or a plain function that receives the text.
+ */
+export type ErrorSink = ErrorStream | ((text: string) => void);
+
+/**
  * Something {@linkcode FileWrapper} can send: an open `Deno.FsFile` or any
  * object with a `readable` byte stream (and optionally `close()`), or a
  * `ReadableStream<Uint8Array>` itself.
@@ -281,6 +287,7 @@ export { buildEnviron, Client } from "./testing.ts";
 export type {
   ClientOptions,
   EnvironOptions,
+  Query,
   RequestOptions,
   TestResponse,
 } from "./testing.ts";

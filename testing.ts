@@ -10,22 +10,22 @@
  * @example
  * ```ts
  * import { Client } from "@wsgi/deno/testing";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const client = new Client((environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
  *   return [`${environ.REQUEST_METHOD} ${environ.QUERY_STRING}`];
  * });
  * const response = await client.get("/", { query: { page: 2 } });
- * assertEquals(response.status, 200);
- * assertEquals(response.text(), "GET page=2");
+ * assert.equal(response.status, 200);
+ * assert.equal(response.text(), "GET page=2");
  * ```
  *
  * @module
  */
-import type { AppLike, Environ } from "./mod.ts";
+import type { AppLike, Environ, ErrorSink } from "./mod.ts";
 import { makeEnviron } from "./_environ.ts";
-import { type ErrorSink, errorStream } from "./_errors.ts";
+import { errorStream } from "./_errors.ts";
 import { REASONS } from "./_status.ts";
 import { type FetchHandler, toFetchHandler } from "./server.ts";
 
@@ -45,7 +45,11 @@ export interface RequestOptions {
   body?: BodyInit;
   /** A body sent as JSON, with `Content-Type: application/json`. */
   json?: unknown;
-  /** A body sent as an HTML form (`application/x-www-form-urlencoded`); a `FormData` is sent as `multipart/form-data`. */
+  /**
+   * A body sent as an HTML form (`application/x-www-form-urlencoded`); a
+   * `FormData` is sent as `multipart/form-data`, streamed without a
+   * Content-Length.
+   */
   form?: Record<string, string> | URLSearchParams | FormData;
   /** Follow redirects for this request (overrides the client's setting). */
   followRedirects?: boolean;
@@ -54,17 +58,33 @@ export interface RequestOptions {
 /** Options of {@linkcode buildEnviron}. */
 export interface EnvironOptions
   extends Omit<RequestOptions, "followRedirects"> {
-  /** @default {"GET"} */
+  /**
+   * The request method.
+   *
+   * @default {"GET"}
+   */
   method?: string;
-  /** The path with optional query, percent-encoded as sent. @default {"/"} */
+  /**
+   * The path with optional query, percent-encoded as sent.
+   *
+   * @default {"/"}
+   */
   path?: string;
   /** A full URL instead of `path`, to set the scheme and host too. */
   url?: string;
-  /** Prefix to move from `PATH_INFO` to `SCRIPT_NAME`. @default {""} */
+  /**
+   * Prefix to move from `PATH_INFO` to `SCRIPT_NAME`.
+   *
+   * @default {""}
+   */
   scriptName?: string;
-  /** `REMOTE_ADDR`. @default {"127.0.0.1"} */
+  /**
+   * `REMOTE_ADDR`.
+   *
+   * @default {"127.0.0.1"}
+   */
   remoteAddr?: string;
-  /** Where `wsgi.errors` writes. @default {stderr} */
+  /** Where `wsgi.errors` writes; stderr by default. */
   errors?: ErrorSink;
 }
 
@@ -77,17 +97,30 @@ export interface ClientOptions {
    * @default {"http://localhost/"}
    */
   baseUrl?: string;
-  /** Follow redirects (301, 302, 303, 307, 308) by default. @default {false} */
+  /**
+   * Follow redirects (301, 302, 303, 307, 308) by default.
+   *
+   * @default {false}
+   */
   followRedirects?: boolean;
-  /** Where `wsgi.errors` and the server's error lines go. @default {stderr} */
+  /** Where `wsgi.errors` and the server's error lines go; stderr by default. */
   errors?: ErrorSink;
-  /** Largest request body, as for `serve`. @default {Infinity} */
+  /**
+   * Largest request body, as for `serve`.
+   *
+   * @default {Infinity}
+   */
   maxBodySize?: number;
-  /** `REMOTE_ADDR` of every request. @default {"127.0.0.1"} */
+  /**
+   * `REMOTE_ADDR` of every request.
+   *
+   * @default {"127.0.0.1"}
+   */
   remoteAddr?: string;
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 /** A response read to its end. */
 export class TestResponse {
@@ -104,6 +137,12 @@ export class TestResponse {
   /** The redirect responses followed on the way, oldest first. */
   readonly history: TestResponse[];
 
+  /**
+   * Wraps a response that has been read to its end.
+   *
+   * @param init Status, reason, headers, body bytes and URL.
+   * @param history The redirects followed on the way.
+   */
   constructor(
     init: {
       status: number;
@@ -154,7 +193,7 @@ const MAX_REDIRECTS = 20;
  * @example Cookies and redirects
  * ```ts
  * import { Client } from "@wsgi/deno/testing";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const client = new Client((environ, startResponse) => {
  *   if (environ.PATH_INFO === "/login") {
@@ -168,7 +207,7 @@ const MAX_REDIRECTS = 20;
  *   return [`cookie: ${environ.HTTP_COOKIE}`];
  * });
  * const response = await client.post("/login", { followRedirects: true });
- * assertEquals(response.text(), "cookie: user=ada");
+ * assert.equal(response.text(), "cookie: user=ada");
  * ```
  */
 export class Client {
@@ -179,6 +218,8 @@ export class Client {
   #cookies = new Map<string, StoredCookie>();
 
   /**
+   * Makes a client for an app.
+   *
    * @param app The app under test.
    * @param options Base URL, redirects, error sink, body limit.
    */
@@ -393,6 +434,8 @@ function makeRequest(
   options: Omit<RequestOptions, "query" | "followRedirects">,
 ): Request {
   const headers = new Headers(options.headers);
+  // Every HTTP/1.1 client sends Host; apps build URLs from HTTP_HOST.
+  if (!headers.has("host")) headers.set("host", url.host);
   let body: BodyInit | undefined = options.body;
   if (options.json !== undefined) {
     body = JSON.stringify(options.json);
@@ -404,6 +447,25 @@ function makeRequest(
         options.form instanceof URLSearchParams
       ? options.form
       : new URLSearchParams(options.form);
+  }
+  // Like a real client, declare the length of a body whose size is known;
+  // streams (and FormData) go without, as a chunked upload would.
+  if (typeof body === "string" || body instanceof URLSearchParams) {
+    if (body instanceof URLSearchParams && !headers.has("content-type")) {
+      headers.set(
+        "content-type",
+        "application/x-www-form-urlencoded;charset=UTF-8",
+      );
+    }
+    body = encoder.encode(String(body));
+  }
+  const size = body instanceof Uint8Array || body instanceof ArrayBuffer
+    ? body.byteLength
+    : body instanceof Blob
+    ? body.size
+    : undefined;
+  if (size !== undefined && !headers.has("content-length")) {
+    headers.set("content-length", String(size));
   }
   return new Request(url, { method, headers, body });
 }
@@ -419,17 +481,17 @@ function makeRequest(
  * @example
  * ```ts
  * import { buildEnviron } from "@wsgi/deno/testing";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const environ = buildEnviron({
  *   method: "POST",
  *   path: "/items?sort=name",
  *   json: { name: "ada" },
  * });
- * assertEquals(environ.QUERY_STRING, "sort=name");
- * assertEquals(environ.CONTENT_TYPE, "application/json");
+ * assert.equal(environ.QUERY_STRING, "sort=name");
+ * assert.equal(environ.CONTENT_TYPE, "application/json");
  * const body = await environ["wsgi.input"].read();
- * assertEquals(new TextDecoder().decode(body), '{"name":"ada"}');
+ * assert.equal(new TextDecoder().decode(body), '{"name":"ada"}');
  * ```
  */
 export function buildEnviron(options: EnvironOptions = {}): Environ {

@@ -24,9 +24,9 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * import { decodeNative } from "@wsgi/deno";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assertEquals(decodeNative("caf\xc3\xa9"), "café");
+ * assert.equal(decodeNative("caf\xc3\xa9"), "café");
  * ```
  */
 export function decodeNative(
@@ -56,9 +56,9 @@ export function decodeNative(
  * @example
  * ```ts
  * import { encodeNative } from "@wsgi/deno";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
- * assertEquals(encodeNative("café"), "caf\xc3\xa9");
+ * assert.equal(encodeNative("café"), "caf\xc3\xa9");
  * ```
  */
 export function encodeNative(text: string): string {
@@ -80,11 +80,11 @@ export function encodeNative(text: string): string {
  * @example
  * ```ts
  * import { buildEnviron, pathInfo } from "@wsgi/deno";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const environ = buildEnviron({ path: "/caf%C3%A9" });
- * assertEquals(environ.PATH_INFO, "/caf\xc3\xa9");
- * assertEquals(pathInfo(environ), "/café");
+ * assert.equal(environ.PATH_INFO, "/caf\xc3\xa9");
+ * assert.equal(pathInfo(environ), "/café");
  * ```
  */
 export function pathInfo(environ: Environ): string {
@@ -121,10 +121,10 @@ function quoteNative(native: string, safe: string): string {
  * @example
  * ```ts
  * import { applicationUri, buildEnviron } from "@wsgi/deno";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const environ = buildEnviron({ url: "http://example.com/blog/post", scriptName: "/blog" });
- * assertEquals(applicationUri(environ), "http://example.com/blog");
+ * assert.equal(applicationUri(environ), "http://example.com/blog");
  * ```
  */
 export function applicationUri(environ: Environ): string {
@@ -154,10 +154,10 @@ export function applicationUri(environ: Environ): string {
  * @example
  * ```ts
  * import { buildEnviron, requestUri } from "@wsgi/deno";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const environ = buildEnviron({ url: "http://example.com/a%20b?x=1" });
- * assertEquals(requestUri(environ), "http://example.com/a%20b?x=1");
+ * assert.equal(requestUri(environ), "http://example.com/a%20b?x=1");
  * ```
  */
 export function requestUri(environ: Environ, includeQuery = true): string {
@@ -182,12 +182,12 @@ export function requestUri(environ: Environ, includeQuery = true): string {
  * @example
  * ```ts
  * import { buildEnviron, shiftPathInfo } from "@wsgi/deno";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const environ = buildEnviron({ path: "/blog/2024/post" });
- * assertEquals(shiftPathInfo(environ), "blog");
- * assertEquals(environ.SCRIPT_NAME, "/blog");
- * assertEquals(environ.PATH_INFO, "/2024/post");
+ * assert.equal(shiftPathInfo(environ), "blog");
+ * assert.equal(environ.SCRIPT_NAME, "/blog");
+ * assert.equal(environ.PATH_INFO, "/2024/post");
  * ```
  */
 export function shiftPathInfo(environ: Environ): string | undefined {

@@ -14,7 +14,7 @@ import type { App, Body, Environ, StartResponse } from "../mod.ts";
  * ```ts
  * import { Router } from "@wsgi/deno/middleware";
  * import { Client } from "@wsgi/deno/testing";
- * import { assertEquals } from "node:assert/strict";
+ * import assert from "node:assert/strict";
  *
  * const router = new Router();
  * router.route("/hello")((_environ, startResponse) => {
@@ -26,8 +26,8 @@ import type { App, Body, Environ, StartResponse } from "../mod.ts";
  *   return ["World"];
  * });
  * const client = new Client(router);
- * assertEquals((await client.get("/hello")).text(), "Hello");
- * assertEquals((await client.get("/nowhere")).status, 404);
+ * assert.equal((await client.get("/hello")).text(), "Hello");
+ * assert.equal((await client.get("/nowhere")).status, 404);
  * ```
  */
 export class Router {

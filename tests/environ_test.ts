@@ -1,0 +1,203 @@
+/** The environ builder: keys, native strings, and the lazily filled keys. */
+import assert from "node:assert/strict";
+import type { App, Environ } from "../mod.ts";
+import { toFetchHandler } from "../server.ts";
+import { buildEnviron, Client } from "../testing.ts";
+
+/** Runs one request through the server's adapter and hands back its environ. */
+async function environOf(
+  request: Request,
+  inspect: (environ: Environ) => void,
+): Promise<void> {
+  let failure: unknown;
+  const app: App = (environ, startResponse) => {
+    try {
+      inspect(environ);
+    } catch (error) {
+      failure = error;
+    }
+    startResponse("200 OK", []);
+    return [];
+  };
+  const info = {
+    remoteAddr: { transport: "tcp", hostname: "10.1.2.3", port: 5555 },
+    completed: Promise.resolve(),
+  } as Deno.ServeHandlerInfo<Deno.NetAddr>;
+  await (await toFetchHandler(app)(request, info)).body?.cancel();
+  if (failure) throw failure;
+}
+
+Deno.test("buildEnviron() has every key PEP 3333 and gunicorn give", () => {
+  const environ = buildEnviron({
+    method: "PUT",
+    url: "https://example.test:8443/a%2Fb?q=1",
+    headers: { "X-Request-Id": "abc", "Content-Type": "text/plain" },
+    body: "hello",
+  });
+  assert.equal(environ.REQUEST_METHOD, "PUT");
+  assert.equal(environ.SCRIPT_NAME, "");
+  assert.equal(environ.PATH_INFO, "/a/b");
+  assert.equal(environ.QUERY_STRING, "q=1");
+  assert.equal(environ.RAW_URI, "/a%2Fb?q=1");
+  assert.equal(environ.REQUEST_URI, "/a%2Fb?q=1");
+  assert.equal(environ.SERVER_NAME, "example.test");
+  assert.equal(environ.SERVER_PORT, "8443");
+  assert.equal(environ.SERVER_PROTOCOL, "HTTP/1.1");
+  assert.equal(environ.REMOTE_ADDR, "127.0.0.1");
+  assert.equal(environ.CONTENT_TYPE, "text/plain");
+  assert.equal(environ.CONTENT_LENGTH, "5");
+  assert.equal(environ.HTTP_X_REQUEST_ID, "abc");
+  assert.equal(environ.HTTP_HOST, "example.test:8443");
+  assert.deepEqual(environ["wsgi.version"], [1, 0]);
+  assert.equal(environ["wsgi.url_scheme"], "https");
+  assert.equal(environ["wsgi.multithread"], true);
+  assert.equal(environ["wsgi.multiprocess"], false);
+  assert.equal(environ["wsgi.run_once"], false);
+  assert.equal(environ["wsgi.input_terminated"], true);
+  assert.equal(typeof environ["wsgi.file_wrapper"], "function");
+  assert.equal(typeof environ["wsgi.errors"].write, "function");
+  assert.ok(environ["deno.request"] instanceof Request);
+  assert.ok(environ["deno.signal"] instanceof AbortSignal);
+});
+
+Deno.test("buildEnviron() uses the scheme's default port and omits absent content keys", () => {
+  const environ = buildEnviron({ url: "http://example.test/" });
+  assert.equal(environ.SERVER_PORT, "80");
+  assert.equal("CONTENT_TYPE" in environ, false);
+  assert.equal("CONTENT_LENGTH" in environ, false);
+  assert.equal(
+    buildEnviron({ url: "https://example.test/" }).SERVER_PORT,
+    "443",
+  );
+  assert.equal(
+    buildEnviron({ url: "http://[::1]:9000/" }).SERVER_NAME,
+    "[::1]",
+  );
+});
+
+Deno.test("buildEnviron() moves scriptName from PATH_INFO to SCRIPT_NAME", () => {
+  const mounted = buildEnviron({ path: "/blog/post/1", scriptName: "/blog" });
+  assert.equal(mounted.SCRIPT_NAME, "/blog");
+  assert.equal(mounted.PATH_INFO, "/post/1");
+  const exact = buildEnviron({ path: "/blog", scriptName: "/blog/" });
+  assert.equal(exact.SCRIPT_NAME, "/blog");
+  assert.equal(exact.PATH_INFO, "");
+  // A path outside the prefix is not cut at a partial segment.
+  const outside = buildEnviron({ path: "/blogger", scriptName: "/blog" });
+  assert.equal(outside.SCRIPT_NAME, "");
+  assert.equal(outside.PATH_INFO, "/blogger");
+});
+
+Deno.test("environ strings are native strings: UTF-8 bytes as Latin-1", async () => {
+  await environOf(
+    new Request("http://localhost/caf%C3%A9?name=%C3%A9", {
+      headers: { "X-Raw": "caf\xc3\xa9" },
+    }),
+    (environ) => {
+      assert.equal(environ.PATH_INFO, "/caf\xc3\xa9");
+      assert.equal(environ.QUERY_STRING, "name=%C3%A9");
+      assert.equal(environ.HTTP_X_RAW, "caf\xc3\xa9");
+      for (const value of Object.values(environ)) {
+        if (typeof value === "string") assert.ok(/^[\0-\xff]*$/.test(value));
+      }
+    },
+  );
+});
+
+Deno.test("the environ fills its header keys before anything can observe them", async () => {
+  const request = () =>
+    new Request("http://localhost/", {
+      headers: { "X-One": "1", "X-Two": "2" },
+    });
+  // Every way of looking at the keys sees the headers.
+  await environOf(request(), (environ) => {
+    assert.ok(Object.keys(environ).includes("HTTP_X_ONE"));
+  });
+  await environOf(request(), (environ) => {
+    assert.equal({ ...environ }.HTTP_X_TWO, "2");
+  });
+  await environOf(request(), (environ) => {
+    assert.equal("HTTP_X_ONE" in environ, true);
+  });
+  await environOf(request(), (environ) => {
+    assert.equal(JSON.parse(JSON.stringify(environ)).HTTP_X_ONE, "1");
+  });
+  await environOf(request(), (environ) => {
+    assert.equal(
+      Object.getOwnPropertyDescriptor(environ, "HTTP_X_TWO")?.value,
+      "2",
+    );
+  });
+  await environOf(request(), (environ) => {
+    assert.equal(Object.getPrototypeOf(environ), Object.prototype);
+    const keys: string[] = [];
+    for (const key in environ) keys.push(key);
+    assert.ok(keys.includes("HTTP_X_TWO") && keys.includes("REMOTE_ADDR"));
+  });
+});
+
+Deno.test("the environ keeps what an app writes, before and after the headers are filled", async () => {
+  const request = new Request("http://localhost/", {
+    headers: { "X-One": "1" },
+  });
+  await environOf(request, (environ) => {
+    // Writing a header key first must not be overwritten by the fill.
+    environ.HTTP_X_ONE = "changed";
+    environ.HTTP_X_NEW = "added";
+    assert.equal(environ.HTTP_X_ONE, "changed");
+    assert.equal(environ.HTTP_X_NEW, "added");
+    delete environ.HTTP_X_NEW;
+    assert.equal("HTTP_X_NEW" in environ, false);
+    environ["myapp.user"] = "ada";
+    assert.equal(environ["myapp.user"], "ada");
+    assert.equal(
+      Object.keys(environ).filter((k) => k === "HTTP_X_ONE").length,
+      1,
+    );
+  });
+  await environOf(
+    new Request("http://localhost/", { headers: { "X-One": "1" } }),
+    (environ) => {
+      delete environ.HTTP_X_ONE;
+      assert.equal(environ.HTTP_X_ONE, undefined);
+      assert.equal(Object.keys(environ).includes("HTTP_X_ONE"), false);
+    },
+  );
+});
+
+Deno.test("the environ reports the peer's address only when asked, from the connection", async () => {
+  await environOf(new Request("http://localhost/"), (environ) => {
+    assert.equal(environ.REMOTE_ADDR, "10.1.2.3");
+    assert.equal(environ.REMOTE_PORT, "5555");
+  });
+});
+
+Deno.test("toFetchHandler() without connection info still builds a valid environ", async () => {
+  const handler = toFetchHandler((environ, startResponse) => {
+    startResponse("200 OK", []);
+    return [
+      `${environ.REMOTE_ADDR} ${environ.SERVER_NAME}:${environ.SERVER_PORT}`,
+    ];
+  });
+  const response = await handler(new Request("http://example.test:81/"));
+  assert.equal(await response.text(), "127.0.0.1 example.test:81");
+});
+
+Deno.test("Client() and the environ agree on what a request carries", async () => {
+  const client = new Client((environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "application/json"]]);
+    return [JSON.stringify({
+      method: environ.REQUEST_METHOD,
+      type: environ.CONTENT_TYPE,
+      length: environ.CONTENT_LENGTH,
+      agent: environ.HTTP_USER_AGENT ?? null,
+    })];
+  });
+  const response = await client.post("/", { form: { a: "1" } });
+  assert.deepEqual(response.json(), {
+    method: "POST",
+    type: "application/x-www-form-urlencoded;charset=UTF-8",
+    length: "3",
+    agent: null,
+  });
+});

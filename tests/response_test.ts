@@ -1,0 +1,521 @@
+/**
+ * The rules the server enforces on the response (design section 3), each
+ * through the in-process client, which runs the server's own adapter.
+ * Behaviour only visible on the wire is in server_test.ts.
+ */
+import assert from "node:assert/strict";
+import type { App, Body, Chunk, Header } from "../mod.ts";
+import { Client } from "../testing.ts";
+import { errorLog } from "./_helpers.ts";
+
+const text: Header[] = [["Content-Type", "text/plain"]];
+
+/** A client whose error log the test can read. */
+function client(app: App): { client: Client; log: () => string } {
+  const log = errorLog();
+  return { client: new Client(app, { errors: log.sink }), log: log.text };
+}
+
+/** A body that records how often close() was called. */
+function closable(chunks: Chunk[] | (() => Iterable<Chunk>)) {
+  const body = {
+    closed: 0,
+    *[Symbol.iterator]() {
+      yield* typeof chunks === "function" ? chunks() : chunks;
+    },
+    close() {
+      body.closed++;
+    },
+  };
+  return body;
+}
+
+Deno.test("startResponse() headers wait for the first non-empty chunk", async () => {
+  // Until a non-empty chunk, excInfo may still replace the status: proof
+  // that nothing was sent.
+  const { client: c } = client((_environ, startResponse) =>
+    (function* () {
+      startResponse("200 OK", text);
+      yield "";
+      yield new Uint8Array(0);
+      startResponse("503 Service Unavailable", text, new Error("late"));
+      yield "replaced";
+    })()
+  );
+  const response = await c.get("/");
+  assert.equal(response.status, 503);
+  assert.equal(response.text(), "replaced");
+});
+
+Deno.test("startResponse() may be called from inside a generator body", async () => {
+  const { client: c } = client((_environ, startResponse) =>
+    (function* () {
+      startResponse("201 Created", text);
+      yield "made";
+    })()
+  );
+  const response = await c.get("/");
+  assert.equal(response.statusLine, "201 Created");
+  assert.equal(response.text(), "made");
+});
+
+Deno.test("startResponse() headers go out at the end of an empty body", async () => {
+  const { client: c } = client((_environ, startResponse) =>
+    (function* (): Generator<Chunk> {
+      startResponse("202 Accepted", [["X-Empty", "yes"]]);
+    })()
+  );
+  const response = await c.get("/");
+  assert.equal(response.status, 202);
+  assert.equal(response.headers.get("x-empty"), "yes");
+  assert.equal(response.body.length, 0);
+});
+
+Deno.test("startResponse() called twice without excInfo is a 500 naming the rule", async () => {
+  const { client: c, log } = client((_environ, startResponse) => {
+    startResponse("200 OK", text);
+    startResponse("404 Not Found", text);
+    return ["never"];
+  });
+  const response = await c.get("/twice");
+  assert.equal(response.status, 500);
+  assert.equal(response.text(), "Internal Server Error\n");
+  assert.match(log(), /already called; pass excInfo/);
+  assert.match(log(), /GET \/twice/);
+});
+
+Deno.test("startResponse() with excInfo before the headers replaces status and headers", async () => {
+  const { client: c } = client((_environ, startResponse) => {
+    startResponse("200 OK", [["X-First", "1"]]);
+    startResponse(
+      "500 Internal Server Error",
+      [["X-Second", "2"]],
+      new Error("boom"),
+    );
+    return ["error page"];
+  });
+  const response = await c.get("/");
+  assert.equal(response.status, 500);
+  assert.equal(response.headers.get("x-first"), null);
+  assert.equal(response.headers.get("x-second"), "2");
+  assert.equal(response.text(), "error page");
+});
+
+Deno.test("startResponse() with excInfo after the headers went out rethrows it", async () => {
+  const excInfo = new Error("original failure");
+  let caught: unknown;
+  const { client: c, log } = client((_environ, startResponse) =>
+    (function* () {
+      startResponse("200 OK", text);
+      yield "partial";
+      try {
+        startResponse("500 Internal Server Error", text, excInfo);
+      } catch (error) {
+        caught = error;
+        throw error;
+      }
+    })()
+  );
+  await assert.rejects(() => c.get("/"));
+  assert.equal(caught, excInfo);
+  assert.match(
+    log(),
+    /error after the response started: Error: original failure/,
+  );
+});
+
+Deno.test("write() data goes out before the returned body's data", async () => {
+  const { client: c } = client(async (_environ, startResponse) => {
+    const write = startResponse("200 OK", text);
+    await write("one ");
+    await write(new TextEncoder().encode("two "));
+    return ["three ", "four"];
+  });
+  assert.equal((await c.get("/")).text(), "one two three four");
+});
+
+Deno.test("write() refuses chunks that are not strings or Uint8Arrays", async () => {
+  const { client: c, log } = client((_environ, startResponse) => {
+    const write = startResponse("200 OK", text);
+    write(42 as unknown as Chunk);
+    return [];
+  });
+  assert.equal((await c.get("/")).status, 500);
+  assert.match(
+    log(),
+    /Cannot send write\(\): chunks must be strings or Uint8Arrays, got a number/,
+  );
+});
+
+Deno.test("write() after the response finished throws instead of losing data", async () => {
+  let later: Promise<unknown> | undefined;
+  const { client: c } = client((_environ, startResponse) => {
+    const write = startResponse("200 OK", text);
+    later = Promise.resolve().then(() => write("too late"));
+    return ["done"];
+  });
+  assert.equal((await c.get("/")).text(), "done");
+  await assert.rejects(
+    () => later!,
+    /Cannot write: the response is already finished/,
+  );
+});
+
+Deno.test("the body's close() is called exactly once after success", async () => {
+  const body = closable(["a", "b"]);
+  const { client: c } = client((_environ, startResponse) => {
+    startResponse("200 OK", text);
+    return body;
+  });
+  assert.equal((await c.get("/")).text(), "ab");
+  assert.equal(body.closed, 1);
+});
+
+Deno.test("an array body's close() is called exactly once", async () => {
+  const body = Object.assign(["whole"], {
+    closed: 0,
+    close() {
+      body.closed++;
+    },
+  });
+  const { client: c } = client((_environ, startResponse) => {
+    startResponse("200 OK", text);
+    return body;
+  });
+  assert.equal((await c.get("/")).text(), "whole");
+  assert.equal(body.closed, 1);
+});
+
+Deno.test("the body's close() is called exactly once when the body throws mid-way", async () => {
+  const body = closable(function* () {
+    yield "first";
+    throw new Error("mid-body failure");
+  });
+  const { client: c, log } = client((_environ, startResponse) => {
+    startResponse("200 OK", text);
+    return body;
+  });
+  await assert.rejects(() => c.get("/"));
+  assert.equal(body.closed, 1);
+  assert.match(log(), /mid-body failure/);
+});
+
+Deno.test("the body's close() is called exactly once when the body throws before its first chunk", async () => {
+  const body = closable(function* () {
+    throw new Error("early failure");
+  });
+  const { client: c, log } = client((_environ, startResponse) => {
+    startResponse("200 OK", text);
+    return body;
+  });
+  assert.equal((await c.get("/")).status, 500);
+  assert.equal(body.closed, 1);
+  assert.match(
+    log(),
+    /error before the response started: Error: early failure/,
+  );
+});
+
+Deno.test("a generator body without close() is finished by return() when the response fails", async () => {
+  let finallyRan = 0;
+  const { client: c } = client((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Length", "3"]]);
+    return (function* () {
+      try {
+        yield "abc";
+        yield "more than promised";
+      } finally {
+        finallyRan++;
+      }
+    })();
+  });
+  assert.equal((await c.get("/")).text(), "abc");
+  assert.equal(finallyRan, 1);
+});
+
+Deno.test("Content-Length is never exceeded: the excess is dropped and logged", async () => {
+  for (const body of [["0123456789"], ["01234", "56789"]]) {
+    const { client: c, log } = client((_environ, startResponse) => {
+      startResponse("200 OK", [["Content-Length", "4"]]);
+      return body;
+    });
+    const response = await c.get("/");
+    assert.equal(response.text(), "0123");
+    assert.match(log(), /more than its Content-Length of 4 bytes/);
+  }
+});
+
+Deno.test("a body shorter than its Content-Length aborts the response and is logged", async () => {
+  const { client: c, log } = client((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Length", "10"]]);
+    return (function* () {
+      yield "short";
+    })();
+  });
+  await assert.rejects(() => c.get("/"));
+  assert.match(log(), /sent 5 of the 10 bytes its Content-Length promised/);
+});
+
+Deno.test("startResponse() refuses malformed statuses with a 500 naming the rule", async () => {
+  for (
+    const [status, rule] of [
+      ["200", /not a three-digit code/],
+      ["OK 200", /not a three-digit code/],
+      ["2000 Big", /not a three-digit code/],
+      ["200\r\nX-Injected: 1", /not a three-digit code/],
+      ["199 Informational", /outside 200-599/],
+      ["600 Beyond", /outside 200-599/],
+    ] as const
+  ) {
+    const { client: c, log } = client((_environ, startResponse) => {
+      startResponse(status, text);
+      return ["x"];
+    });
+    const response = await c.get("/");
+    assert.equal(response.status, 500, status);
+    assert.equal(response.headers.get("x-injected"), null);
+    assert.match(log(), rule);
+  }
+});
+
+Deno.test("startResponse() accepts a custom reason phrase", async () => {
+  const { client: c } = client((_environ, startResponse) => {
+    startResponse("200 Fine Thanks", text);
+    return ["x"];
+  });
+  assert.equal((await c.get("/")).statusLine, "200 Fine Thanks");
+});
+
+Deno.test("startResponse() refuses header names that are not tokens", async () => {
+  for (const name of ["Bad Name", "X:Y", "", "X\r\nY", "Ünicode"]) {
+    const { client: c, log } = client((_environ, startResponse) => {
+      startResponse("200 OK", [[name, "v"]]);
+      return ["x"];
+    });
+    assert.equal((await c.get("/")).status, 500, JSON.stringify(name));
+    assert.match(log(), /is not an RFC 9110 token/);
+  }
+});
+
+Deno.test("startResponse() refuses CR, LF and NUL in header values (no response splitting)", async () => {
+  for (const value of ["a\r\nSet-Cookie: evil=1", "a\nb", "a\rb", "a\0b"]) {
+    const { client: c, log } = client((_environ, startResponse) => {
+      startResponse("200 OK", [["X-Value", value]]);
+      return ["x"];
+    });
+    const response = await c.get("/");
+    assert.equal(response.status, 500);
+    assert.equal(response.headers.get("set-cookie"), null);
+    assert.equal(response.headers.get("x-value"), null);
+    assert.match(
+      log(),
+      /contains CR, LF or NUL, which would split the response/,
+    );
+  }
+});
+
+Deno.test("startResponse() refuses header values above U+00FF", async () => {
+  const { client: c, log } = client((_environ, startResponse) => {
+    startResponse("200 OK", [["X-Name", "café ☕"]]);
+    return ["x"];
+  });
+  assert.equal((await c.get("/")).status, 500);
+  assert.match(log(), /above U\+00FF; encode it to a native string first/);
+});
+
+Deno.test("startResponse() refuses hop-by-hop headers", async () => {
+  for (
+    const name of [
+      "Connection",
+      "keep-alive",
+      "Proxy-Authenticate",
+      "Proxy-Authorization",
+      "TE",
+      "Trailers",
+      "Transfer-Encoding",
+      "Upgrade",
+    ]
+  ) {
+    const { client: c, log } = client((_environ, startResponse) => {
+      startResponse("200 OK", [[name, "x"]]);
+      return ["x"];
+    });
+    assert.equal((await c.get("/")).status, 500, name);
+    assert.match(log(), new RegExp(`${name} is a hop-by-hop header`));
+  }
+});
+
+Deno.test("startResponse() refuses a malformed header list and Content-Length", async () => {
+  for (
+    const [headers, rule] of [
+      [
+        { "Content-Type": "text/plain" },
+        /must be an array of \[name, value\] pairs/,
+      ],
+      [[["Content-Type"]], /each header must be a \[name, value\] pair/],
+      [[["X-Number", 5]], /each header must be a \[name, value\] pair/],
+      [[["Content-Length", "-1"]], /is not a non-negative integer/],
+      [[["Content-Length", "12abc"]], /is not a non-negative integer/],
+    ] as const
+  ) {
+    const { client: c, log } = client((_environ, startResponse) => {
+      startResponse("200 OK", headers as unknown as Header[]);
+      return ["x"];
+    });
+    assert.equal((await c.get("/")).status, 500);
+    assert.match(log(), rule);
+  }
+});
+
+Deno.test("repeated headers such as Set-Cookie are all sent", async () => {
+  const { client: c } = client((_environ, startResponse) => {
+    startResponse("200 OK", [["Set-Cookie", "a=1"], ["Set-Cookie", "b=2"], [
+      "X-One",
+      "1",
+    ]]);
+    return ["x"];
+  });
+  const response = await c.get("/");
+  assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+  assert.equal(response.headers.get("x-one"), "1");
+});
+
+Deno.test("an app that throws before the headers gets a bare 500 and a log line", async () => {
+  const apps: App[] = [
+    () => {
+      throw new Error("sync secret detail");
+    },
+    () => Promise.reject(new Error("async secret detail")),
+    async (_environ, startResponse) => {
+      startResponse("200 OK", text);
+      await Promise.resolve();
+      throw new Error("after start secret detail");
+    },
+    () => {
+      throw "a string, not an Error";
+    },
+  ];
+  for (const app of apps) {
+    const { client: c, log } = client(app);
+    const response = await c.get("/");
+    assert.equal(response.status, 500);
+    assert.equal(response.text(), "Internal Server Error\n");
+    assert.ok(!response.text().includes("secret"));
+    assert.match(log(), /error before the response started/);
+  }
+});
+
+Deno.test("the body must be iterable, not a bare string or bytes", async () => {
+  for (
+    const [body, rule] of [
+      [
+        "oops",
+        /returned a string, not an iterable of chunks; return \[body\] instead/,
+      ],
+      [new Uint8Array(3), /returned a Uint8Array, not an iterable of chunks/],
+      [42, /which is not iterable/],
+      [null, /which is not iterable/],
+    ] as const
+  ) {
+    const { client: c, log } = client((_environ, startResponse) => {
+      startResponse("200 OK", text);
+      return body as unknown as Body;
+    });
+    assert.equal((await c.get("/")).status, 500);
+    assert.match(log(), rule);
+  }
+});
+
+Deno.test("chunks must be strings or Uint8Arrays", async () => {
+  const { client: c, log } = client((_environ, startResponse) => {
+    startResponse("200 OK", text);
+    return [42] as unknown as Body;
+  });
+  assert.equal((await c.get("/")).status, 500);
+  assert.match(log(), /chunks must be strings or Uint8Arrays, got a number/);
+});
+
+Deno.test("a body that yields before startResponse() is a 500", async () => {
+  const { client: c, log } = client(() =>
+    (function* () {
+      yield "too soon";
+    })()
+  );
+  assert.equal((await c.get("/")).status, 500);
+  assert.match(log(), /did not call startResponse\(\) before its body yielded/);
+});
+
+Deno.test("sync iterables, generators, async generators and promises of bodies all work", async () => {
+  const bodies: (() => Body | Promise<Body>)[] = [
+    () => ["a", "b", "c"],
+    () => new Set(["a", "b", "c"]),
+    () =>
+      (function* () {
+        yield "a";
+        yield "b";
+        yield "c";
+      })(),
+    () =>
+      (async function* () {
+        yield "a";
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        yield new TextEncoder().encode("b");
+        yield "c";
+      })(),
+    () => Promise.resolve(["abc"]),
+    () => ReadableStream.from(["a", "b", "c"]),
+  ];
+  for (const make of bodies) {
+    const { client: c } = client(async (_environ, startResponse) => {
+      startResponse("200 OK", text);
+      return await make();
+    });
+    const response = await c.get("/");
+    assert.equal(response.status, 200);
+    assert.equal(response.text(), "abc");
+  }
+});
+
+Deno.test("strings are sent UTF-8 encoded", async () => {
+  const { client: c } = client((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+    return ["café ☕"];
+  });
+  const response = await c.get("/");
+  assert.equal(response.text(), "café ☕");
+  assert.equal(response.body.length, 9);
+});
+
+Deno.test("204 and 304 responses carry no body", async () => {
+  for (const status of ["204 No Content", "304 Not Modified"]) {
+    const body = closable(["ignored"]);
+    const { client: c } = client((_environ, startResponse) => {
+      startResponse(status, []);
+      return body;
+    });
+    const response = await c.get("/");
+    assert.equal(response.statusLine, status);
+    assert.equal(response.body.length, 0);
+    assert.equal(body.closed, 1);
+  }
+});
+
+Deno.test("a request body over maxBodySize gets a 413, by Content-Length or while reading", async () => {
+  const app: App = async (environ, startResponse) => {
+    const body = await environ["wsgi.input"].read();
+    startResponse("200 OK", text);
+    return [`${body.length}`];
+  };
+  const c = new Client(app, { maxBodySize: 8 });
+  assert.equal((await c.post("/", { body: "12345678" })).text(), "8");
+  const declared = await c.post("/", { body: "123456789" });
+  assert.equal(declared.status, 413);
+  assert.match(declared.text(), /at most 8 bytes/);
+  const streamed = await c.post("/", {
+    body: ReadableStream.from([
+      new TextEncoder().encode("12345"),
+      new TextEncoder().encode("67890"),
+    ]),
+  });
+  assert.equal(streamed.status, 413);
+});

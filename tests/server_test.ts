@@ -1,0 +1,361 @@
+/**
+ * serve() on a real socket: what only shows on the wire, checked with fetch
+ * and with a raw TCP client for what fetch hides (raw paths, repeated
+ * headers, chunked uploads, disconnects, aborted responses).
+ */
+import assert from "node:assert/strict";
+import type { App, Chunk, Environ } from "../mod.ts";
+import { toFetchHandler } from "../server.ts";
+import { decodeNative } from "../util.ts";
+import {
+  dechunk,
+  errorLog,
+  parseRaw,
+  rawRequest,
+  withServer,
+} from "./_helpers.ts";
+
+/** An app that answers with the environ's string values as JSON. */
+const echo: App = (environ, startResponse) => {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(environ)) {
+    if (typeof value === "string") out[key] = value;
+  }
+  startResponse("200 OK", [["Content-Type", "application/json"]]);
+  return [JSON.stringify(out)];
+};
+
+/** Sends `head` raw and parses the echoed environ (JSON sent as UTF-8). */
+async function rawEcho(
+  port: number,
+  head: string,
+): Promise<Record<string, string>> {
+  const { text } = await rawRequest(port, head);
+  return JSON.parse(decodeNative(parseRaw(text).body));
+}
+
+Deno.test("serve() keeps raw and percent-encoded paths as PEP 3333 says", async () => {
+  await withServer(echo, async (_server, port) => {
+    const environ = await rawEcho(
+      port,
+      "GET /a%20b/%2e%2e/c%2Fd/caf%C3%A9?x=%20y&z HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(environ.RAW_URI, "/a%20b/%2e%2e/c%2Fd/caf%C3%A9?x=%20y&z");
+    assert.equal(environ.REQUEST_URI, environ.RAW_URI);
+    // Decoded byte by byte as Latin-1; dot segments are not resolved.
+    assert.equal(environ.PATH_INFO, "/a b/../c/d/caf\xc3\xa9");
+    assert.equal(environ.QUERY_STRING, "x=%20y&z");
+    assert.equal(environ.SCRIPT_NAME, "");
+  });
+});
+
+Deno.test("serve() fills the CGI keys from the bound address and the peer", async () => {
+  await withServer(echo, async (_server, port) => {
+    const environ = await rawEcho(
+      port,
+      "POST /p HTTP/1.1\r\nHost: other.test:99\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(environ.REQUEST_METHOD, "POST");
+    assert.equal(environ.SERVER_NAME, "127.0.0.1");
+    assert.equal(environ.SERVER_PORT, String(port));
+    assert.equal(environ.HTTP_HOST, "other.test:99");
+    assert.equal(environ.SERVER_PROTOCOL, "HTTP/1.1");
+    assert.equal(environ.REMOTE_ADDR, "127.0.0.1");
+    assert.match(environ.REMOTE_PORT, /^\d+$/);
+    assert.notEqual(environ.REMOTE_PORT, String(port));
+    assert.equal(environ["wsgi.url_scheme"], "http");
+    assert.equal(environ.CONTENT_LENGTH, "0");
+  });
+});
+
+Deno.test("serve() joins repeated headers and drops names with underscores", async () => {
+  await withServer(echo, async (_server, port) => {
+    const environ = await rawEcho(
+      port,
+      "GET / HTTP/1.1\r\nHost: h\r\nX-Multi: one\r\nX-Multi: two\r\n" +
+        "Cookie: a=1\r\nCookie: b=2\r\nX_Sneaky: spoof\r\nX-Sneaky: real\r\n" +
+        "Content-Type: text/plain\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(environ.HTTP_X_MULTI, "one, two");
+    assert.equal(environ.HTTP_COOKIE, "a=1; b=2");
+    // X_Sneaky would land on the same key as X-Sneaky: it is dropped.
+    assert.equal(environ.HTTP_X_SNEAKY, "real");
+    assert.equal(environ.CONTENT_TYPE, "text/plain");
+    assert.equal(environ.HTTP_CONTENT_TYPE, undefined);
+    assert.equal(environ.HTTP_CONTENT_LENGTH, undefined);
+  });
+});
+
+Deno.test("serve() reads a chunked upload to its end through wsgi.input", async () => {
+  const app: App = async (environ, startResponse) => {
+    const lines: string[] = [];
+    for await (const line of environ["wsgi.input"]) {
+      lines.push(new TextDecoder().decode(line));
+    }
+    startResponse("200 OK", [["Content-Type", "application/json"]]);
+    return [JSON.stringify({ lines, length: environ.CONTENT_LENGTH ?? null })];
+  };
+  await withServer(app, async (_server, port) => {
+    const { text } = await rawRequest(
+      port,
+      "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+        "6\r\nfirst\n\r\n" + "3\r\nsec\r\n" + "8\r\nond\nlast\r\n" +
+        "0\r\n\r\n",
+    );
+    assert.deepEqual(JSON.parse(parseRaw(text).body), {
+      lines: ["first\n", "second\n", "last"],
+      length: null,
+    });
+  });
+});
+
+Deno.test("serve() sets Content-Length for a one-chunk body and streams others chunked", async () => {
+  const app: App = (environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return environ.PATH_INFO === "/one" ? ["café"] : (function* () {
+      yield "str";
+      yield "eamed";
+    })();
+  };
+  await withServer(app, async (_server, port) => {
+    const one = parseRaw(
+      (await rawRequest(
+        port,
+        "GET /one HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+      )).text,
+    );
+    assert.ok(one.head.includes("content-length: 5"), one.head.join("\n"));
+    assert.equal(one.body, "caf\xc3\xa9");
+    const streamed = parseRaw(
+      (await rawRequest(
+        port,
+        "GET /gen HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+      )).text,
+    );
+    assert.ok(streamed.head.includes("transfer-encoding: chunked"));
+    assert.equal(dechunk(streamed.body), "streamed");
+  });
+});
+
+Deno.test("serve() never lets a header value split the response on the wire", async () => {
+  const log = errorLog();
+  const app: App = (_environ, startResponse) => {
+    startResponse("200 OK", [[
+      "X-Evil",
+      "a\r\nSet-Cookie: session=stolen\r\n\r\n<script>",
+    ]]);
+    return ["body"];
+  };
+  await withServer(app, async (_server, port) => {
+    const { text } = await rawRequest(
+      port,
+      "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    const { head, body } = parseRaw(text);
+    assert.equal(head[0], "HTTP/1.1 500 Internal Server Error");
+    assert.ok(!text.toLowerCase().includes("set-cookie"));
+    assert.ok(!text.includes("<script>"));
+    assert.equal(body, "Internal Server Error\n");
+  }, { errors: log.sink });
+  assert.match(log.text(), /X-Evil contains CR, LF or NUL/);
+});
+
+Deno.test("serve() aborts the connection when a body falls short of its Content-Length", async () => {
+  const log = errorLog();
+  const app: App = (_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Length", "100"]]);
+    return (async function* () {
+      yield "only this much";
+    })();
+  };
+  await withServer(app, async (_server, port) => {
+    const { text } = await rawRequest(
+      port,
+      "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    const { head, body } = parseRaw(text);
+    assert.ok(head.includes("content-length: 100"));
+    // The connection closed before the promised bytes: the client can tell.
+    assert.ok(body.length < 100);
+    await assert.rejects(async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      await response.arrayBuffer();
+    });
+  }, { errors: log.sink });
+  assert.match(
+    log.text(),
+    /sent 14 of the 100 bytes its Content-Length promised/,
+  );
+});
+
+Deno.test("serve() aborts the connection when the app fails after the headers went out", async () => {
+  const log = errorLog();
+  const app: App = (_environ, startResponse) =>
+    (async function* () {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      yield "partial ";
+      throw new Error("database went away");
+    })();
+  await withServer(app, async (_server, port) => {
+    const response = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(response.status, 200);
+    await assert.rejects(() => response.text());
+  }, { errors: log.sink });
+  assert.match(
+    log.text(),
+    /error after the response started: Error: database went away/,
+  );
+});
+
+Deno.test("serve() calls close() exactly once when the client disconnects mid-body", async () => {
+  let closed = 0;
+  let signalled = false;
+  const { promise: closedOnce, resolve } = Promise.withResolvers<void>();
+  const app: App = (environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    const signal = environ["deno.signal"]!;
+    signal.addEventListener("abort", () => signalled = true);
+    const endless = (async function* () {
+      while (true) {
+        yield "tick\n";
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    return Object.assign(endless, {
+      close() {
+        closed++;
+        resolve();
+      },
+    });
+  };
+  await withServer(app, async (_server, port) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+    );
+    const buffer = new Uint8Array(1024);
+    assert.ok((await conn.read(buffer))! > 0);
+    conn.close();
+    await closedOnce;
+    // Give a second close() a chance to happen, if the server had one.
+    await new Promise((r) => setTimeout(r, 20));
+  });
+  assert.equal(closed, 1);
+  assert.ok(signalled);
+});
+
+Deno.test("serve() answers 413 for a body over maxBodySize, declared or chunked", async () => {
+  const app: App = async (environ, startResponse) => {
+    const body = await environ["wsgi.input"].read();
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [String(body.length)];
+  };
+  await withServer(app, async (_server, port) => {
+    const url = `http://127.0.0.1:${port}/`;
+    const ok = await fetch(url, { method: "POST", body: "x".repeat(16) });
+    assert.equal(await ok.text(), "16");
+    const declared = await fetch(url, { method: "POST", body: "x".repeat(17) });
+    assert.equal(declared.status, 413);
+    assert.match(await declared.text(), /at most 16 bytes/);
+    const chunked = await fetch(url, {
+      method: "POST",
+      body: ReadableStream.from(["x".repeat(10), "x".repeat(10)]).pipeThrough(
+        new TextEncoderStream(),
+      ),
+    });
+    assert.equal(chunked.status, 413);
+    await chunked.body?.cancel();
+  }, { maxBodySize: 16 });
+});
+
+Deno.test("serve() sends wsgi.file_wrapper bodies from the file and closes the file", async () => {
+  const path = await Deno.makeTempFile();
+  const data = new Uint8Array(300_000).map((_, i) => i % 251);
+  await Deno.writeFile(path, data);
+  let file: Deno.FsFile | undefined;
+  const app: App = async (environ, startResponse) => {
+    file = await Deno.open(path);
+    startResponse("200 OK", [
+      ["Content-Type", "application/octet-stream"],
+      ["Content-Length", String(data.length)],
+    ]);
+    return environ["wsgi.file_wrapper"]!(file);
+  };
+  try {
+    await withServer(app, async (_server, port) => {
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(response.headers.get("content-length"), String(data.length));
+      assert.deepEqual(new Uint8Array(await response.arrayBuffer()), data);
+    });
+    // The file's resource is gone: reading it again fails.
+    assert.throws(
+      () => file!.readSync(new Uint8Array(1)),
+      Deno.errors.BadResource,
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("serve() streams write() output in order", async () => {
+  const app: App = async (_environ, startResponse) => {
+    const write = startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    for (let i = 0; i < 50; i++) await write(`${i},`);
+    return ["end"];
+  };
+  await withServer(app, async (_server, port) => {
+    const body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    assert.equal(
+      body,
+      Array.from({ length: 50 }, (_, i) => `${i},`).join("") + "end",
+    );
+  });
+});
+
+Deno.test("toFetchHandler() write() waits while nobody reads (backpressure)", async () => {
+  let written = 0;
+  const handler = toFetchHandler(async (_environ, startResponse) => {
+    const write = startResponse("200 OK", []);
+    for (let i = 0; i < 100; i++) {
+      await write("x".repeat(1000));
+      written++;
+    }
+    return [];
+  });
+  const response = await handler(new Request("http://localhost/"));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(written <= 2, `the app ran ahead of the reader: ${written} writes`);
+  assert.equal((await response.text()).length, 100_000);
+  assert.equal(written, 100);
+});
+
+Deno.test("serve() gives apps a body iterated lazily, one chunk per read", async () => {
+  let pulled = 0;
+  const app: App = (_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return (function* (): Generator<Chunk> {
+      for (let i = 0; i < 1000; i++) {
+        pulled++;
+        yield "y".repeat(1000);
+      }
+    })();
+  };
+  const response = await toFetchHandler(app)(new Request("http://localhost/"));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(pulled <= 3, `the body was read ahead: ${pulled} chunks`);
+  await response.body!.cancel();
+  assert.ok(pulled < 1000);
+});
+
+Deno.test("serve() reports the bound address and stops on shutdown()", async () => {
+  const seen: Environ[] = [];
+  await withServer((environ, startResponse) => {
+    seen.push(environ);
+    startResponse("200 OK", []);
+    return [];
+  }, async (server, port) => {
+    assert.equal(server.url, `http://127.0.0.1:${port}/`);
+    await (await fetch(server.url)).body?.cancel();
+  });
+  assert.equal(seen.length, 1);
+});
