@@ -187,7 +187,8 @@ export function toFetchHandler(
 /**
  * Makes the default export that `deno serve` runs:
  * `export default fetchExport(app)`. With `deno serve --parallel` every
- * core gets an isolate of its own, and `wsgi.multiprocess` is set.
+ * core runs an isolate of its own; Deno does not tell the isolates, so pass
+ * `{ multiprocess: true }` to set `wsgi.multiprocess` for the app.
  *
  * @param app The app.
  * @param options As for {@linkcode toFetchHandler}.
@@ -200,21 +201,14 @@ export function toFetchHandler(
  * export default fetchExport((_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
  *   return ["Hello from every core\n"];
- * });
+ * }, { multiprocess: true });
  * ```
  */
 export function fetchExport(
   app: AppLike,
   options: FetchHandlerOptions = {},
 ): { fetch: FetchHandler } {
-  // `deno serve --parallel` starts one isolate per core and tells each.
-  const parallel = (Deno.env.get("DENO_SERVE_PARALLEL") ?? "") !== "" ||
-    (Deno.env.get("DENO_JOBS") ?? "") !== "";
-  const handler = toFetchHandler(app, {
-    multiprocess: parallel,
-    ...options,
-  });
-  return { fetch: handler };
+  return { fetch: toFetchHandler(app, options) };
 }
 
 /**
