@@ -3,10 +3,12 @@
  * object of CGI variables and `wsgi.*` keys that PEP 3333 describes.
  *
  * The costly parts are filled in only when an app first asks for one of
- * them: one `HTTP_*` key per request header, `REMOTE_ADDR`/`REMOTE_PORT` and
- * `deno.signal`. Reading all of `req.headers` costs about a tenth of a
- * hello-world request, and so does `info.remoteAddr` (a call into the
- * runtime); most apps read two or three headers, if any. The environ is a Proxy over a plain
+ * them: one `HTTP_*` key per request header and `REMOTE_ADDR`/`REMOTE_PORT`
+ * as one group, `deno.signal` on its own. Reading all of `req.headers` costs
+ * about a tenth of a hello-world request, and so does `info.remoteAddr` (a
+ * call into the runtime); most apps read two or three headers, if any. And
+ * Deno 2.9 prints a notice the first time `req.signal` is read, which apps
+ * that never use the signal should not see. The environ is a Proxy over a plain
  * object: `Object.keys`, spreading, `in`, `JSON.stringify` and assignment all
  * behave as on a plain object, because every operation that could observe a
  * header key fills them all in first.
@@ -33,6 +35,12 @@ export interface EnvironContext {
   maxBodySize: number;
 }
 
+/** Gives `deno.signal`: aborted when the client goes away mid-request. */
+export interface SignalSource {
+  /** The signal for `request`, created on first use. */
+  signal(request: Request): AbortSignal;
+}
+
 const VERSION = Object.freeze([1, 0] as const);
 
 /**
@@ -43,13 +51,15 @@ export function makeEnviron(
   req: Request,
   info: Deno.ServeHandlerInfo | undefined,
   ctx: EnvironContext,
+  source?: SignalSource,
   eager = false,
 ): Environ {
   const url = req.url;
-  // Deno builds `url` from the scheme, the Host header and the request
-  // target as received, so it is read by position, not parsed.
-  const https = url.charCodeAt(4) === 115; // "https://"
-  const authorityStart = https ? 8 : 7;
+  // Deno builds `url` from the scheme (`http`, `https`, `http+unix`), the
+  // Host header and the request target as received, so it is read by
+  // position, not parsed.
+  const authorityStart = url.indexOf("://") + 3;
+  const https = authorityStart === 8 && url.startsWith("https");
   let pathStart = url.indexOf("/", authorityStart);
   if (pathStart < 0) pathStart = url.length;
   const rawUri = pathStart < url.length ? url.slice(pathStart) : "/";
@@ -100,9 +110,10 @@ export function makeEnviron(
   } as unknown as Environ;
   if (eager) {
     fillLazyKeys(target, req, info);
+    target["deno.signal"] = source?.signal(req) ?? req.signal;
     return target;
   }
-  return new Proxy(target, new LazyKeys(req, info));
+  return new Proxy(target, new LazyKeys(req, info, source));
 }
 
 function fillLazyKeys(
@@ -121,53 +132,67 @@ function fillLazyKeys(
       target["HTTP_" + name.toUpperCase().replaceAll("-", "_")] = value;
     }
   }
-  target["deno.signal"] = req.signal;
 }
 
-const LAZY = new Set([
+const FILLED_WITH_HEADERS = new Set([
   "CONTENT_TYPE",
   "CONTENT_LENGTH",
   "REMOTE_ADDR",
   "REMOTE_PORT",
-  "deno.signal",
 ]);
+const SIGNAL = "deno.signal";
 
-/** Whether `key` is one of the keys filled in on first use. */
-function isLazy(key: string | symbol): boolean {
-  return typeof key === "string" && (key.startsWith("HTTP_") || LAZY.has(key));
+/** Whether `key` is one of the keys filled in with the headers. */
+function isHeaderKey(key: string | symbol): boolean {
+  return typeof key === "string" &&
+    (key.startsWith("HTTP_") || FILLED_WITH_HEADERS.has(key));
 }
 
 /** Proxy traps that fill in the lazy keys before anything can observe them. */
 class LazyKeys implements ProxyHandler<Environ> {
+  // Each is cleared once its keys are filled in.
   #req: Request | undefined;
   #info: Deno.ServeHandlerInfo | undefined;
+  #signalFor: Request | undefined;
+  #source: SignalSource | undefined;
 
-  constructor(req: Request, info: Deno.ServeHandlerInfo | undefined) {
+  constructor(
+    req: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+    source: SignalSource | undefined,
+  ) {
     this.#req = req;
     this.#info = info;
+    this.#signalFor = req;
+    this.#source = source;
   }
 
-  #fill(target: Environ): void {
-    const req = this.#req;
-    if (req === undefined) return;
-    this.#req = undefined;
-    fillLazyKeys(target, req, this.#info);
+  /** Fills in the group `key` belongs to, if it has not been yet. */
+  #fill(target: Environ, key: string | symbol): void {
+    if (this.#req !== undefined && isHeaderKey(key)) {
+      fillLazyKeys(target, this.#req, this.#info);
+      this.#req = undefined;
+      this.#info = undefined;
+    } else if (this.#signalFor !== undefined && key === SIGNAL) {
+      const req = this.#signalFor;
+      this.#signalFor = undefined;
+      target[SIGNAL] = this.#source?.signal(req) ?? req.signal;
+    }
   }
 
   get(target: Environ, key: string | symbol): unknown {
-    if (this.#req !== undefined && !(key in target) && isLazy(key)) {
-      this.#fill(target);
-    }
+    if (!(key in target)) this.#fill(target, key);
     return target[key as string];
   }
 
   has(target: Environ, key: string | symbol): boolean {
-    if (this.#req !== undefined && isLazy(key)) this.#fill(target);
+    this.#fill(target, key);
     return key in target;
   }
 
   ownKeys(target: Environ): (string | symbol)[] {
-    this.#fill(target);
+    this.#fill(target, "HTTP_");
+    this.#fill(target, SIGNAL);
     return Reflect.ownKeys(target);
   }
 
@@ -175,12 +200,12 @@ class LazyKeys implements ProxyHandler<Environ> {
     target: Environ,
     key: string | symbol,
   ): PropertyDescriptor | undefined {
-    if (this.#req !== undefined && isLazy(key)) this.#fill(target);
+    this.#fill(target, key);
     return Reflect.getOwnPropertyDescriptor(target, key);
   }
 
   set(target: Environ, key: string | symbol, value: unknown): boolean {
-    if (this.#req !== undefined && isLazy(key)) this.#fill(target);
+    this.#fill(target, key);
     return Reflect.set(target, key, value);
   }
 
@@ -189,12 +214,12 @@ class LazyKeys implements ProxyHandler<Environ> {
     key: string | symbol,
     descriptor: PropertyDescriptor,
   ): boolean {
-    if (this.#req !== undefined && isLazy(key)) this.#fill(target);
+    this.#fill(target, key);
     return Reflect.defineProperty(target, key, descriptor);
   }
 
   deleteProperty(target: Environ, key: string | symbol): boolean {
-    if (this.#req !== undefined && isLazy(key)) this.#fill(target);
+    this.#fill(target, key);
     return Reflect.deleteProperty(target, key);
   }
 }

@@ -26,7 +26,10 @@ export interface AppSpec {
 /** Splits `app.ts:name` or `app.ts:create()`; a bare path names no export. */
 export function parseAppSpec(spec: string): AppSpec {
   const match = /^(.+):([A-Za-z_$][\w$]*)(\(\))?$/.exec(spec);
-  if (match === null) return { module: spec, call: false };
+  // In `npm:pkg` or `jsr:@scope/pkg` the colon belongs to the specifier.
+  if (match === null || /^[a-z][a-z0-9+.-]*$/.test(match[1])) {
+    return { module: spec, call: false };
+  }
   return { module: match[1], name: match[2], call: match[3] !== undefined };
 }
 
@@ -65,7 +68,16 @@ export async function appFromExports(
         `Cannot call ${spec.module}:${name}(): it is ${describe(value)}`,
       );
     }
-    value = await (value as () => unknown)();
+    try {
+      value = await (value as () => unknown)();
+    } catch (error) {
+      throw new Error(
+        `Cannot call ${spec.module}:${name}(): ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
   }
   try {
     return toApp(value as App);

@@ -10,6 +10,7 @@ import { describe, escapeControls, formatError } from "./_errors.ts";
 import { BodyTooLargeError, concat } from "./_input.ts";
 import { FileBody } from "./_file_wrapper.ts";
 import { REASONS } from "./_status.ts";
+import type { SignalSource } from "./_environ.ts";
 
 const encoder = new TextEncoder();
 
@@ -214,8 +215,8 @@ type AnyIterator = Iterator<Chunk> | AsyncIterator<Chunk>;
  * One request's response. `startResponse` and `write` are handed to the
  * app; `run()` resolves with the `Response` as soon as the headers go out.
  */
-export class Exchange {
-  #environ: Environ;
+export class Exchange implements SignalSource {
+  #environ!: Environ;
   #status = 0;
   #statusText = "";
   #headers: Start["headers"] | undefined;
@@ -237,13 +238,25 @@ export class Exchange {
   #overflowLogged = false;
   #wake: (() => void) | undefined;
   #roomWaiters: (() => void)[] | undefined;
+  #disconnect: AbortController | undefined;
+  #cancelledByClient = false;
 
-  constructor(environ: Environ) {
-    this.#environ = environ;
+  /** `deno.signal`: aborts if the client leaves before the response is done. */
+  signal(request: Request): AbortSignal {
+    if (this.#disconnect === undefined) {
+      const controller = this.#disconnect = new AbortController();
+      // Deno 2.9 also aborts request.signal after a response that went
+      // well; an app only wants to hear of a client that left early.
+      request.signal.addEventListener("abort", () => {
+        if (!this.#streamDone) controller.abort(request.signal.reason);
+      }, { once: true });
+    }
+    return this.#disconnect.signal;
   }
 
-  /** Runs `app` and yields its response, once the headers are ready. */
-  run(app: App): Response | Promise<Response> {
+  /** Runs `app` on `environ` and yields its response, once the headers are ready. */
+  run(app: App, environ: Environ): Response | Promise<Response> {
+    this.#environ = environ;
     let result: Body | Promise<Body>;
     try {
       result = app(this.#environ, this.startResponse);
@@ -298,7 +311,11 @@ export class Exchange {
     if (this.#streamDone) {
       // A 204 or 304 has no body to write into; that is not the app's fault.
       if (NULL_BODY.has(this.#status)) return Promise.resolve();
-      throw new Error("Cannot write: the response is already finished");
+      throw new Error(
+        this.#disconnect?.signal.aborted || this.#cancelledByClient
+          ? "Cannot write: the client has gone away"
+          : "Cannot write: the response is already finished",
+      );
     }
     this.#enqueue(bytes);
     this.#wake?.();
@@ -329,10 +346,13 @@ export class Exchange {
       this.#abort(error);
       return this.#response;
     }
+    this.#streamDone = true;
     this.#closeBody();
-    if (error instanceof BodyTooLargeError) return tooLarge(error.limit);
+    if (error instanceof BodyTooLargeError) {
+      return this.#response = tooLarge(error.limit);
+    }
     this.#log(`error before the response started: ${formatError(error)}`);
-    return internalError();
+    return this.#response = internalError();
   }
 
   /** The app returned its body. */
@@ -340,7 +360,12 @@ export class Exchange {
     this.#body = body;
     if (this.#violation !== undefined) return this.#fail(this.#violation);
     if (this.#response !== undefined) {
-      // write() already sent the headers; the body follows its data.
+      // write() already sent the headers; the body follows its data, unless
+      // the response is over (a 204, or a client that left).
+      if (this.#streamDone) {
+        this.#closeBody();
+        return this.#response;
+      }
       try {
         this.#iterator = iteratorOf(body);
       } catch (error) {
@@ -604,6 +629,10 @@ export class Exchange {
 
   /** The client went away mid-body. */
   #cancelled(): void {
+    this.#cancelledByClient = true;
+    this.#disconnect?.abort(
+      new DOMException("The client has gone away", "AbortError"),
+    );
     this.#streamDone = true;
     this.#releaseWriters();
     this.#wake?.();
@@ -622,7 +651,11 @@ export class Exchange {
   #closeBody(): void {
     if (this.#bodyClosed) return;
     const body = this.#body;
-    if (body === undefined) return;
+    if (
+      body === null || typeof body !== "object" && typeof body !== "function"
+    ) {
+      return;
+    }
     this.#bodyClosed = true;
     try {
       let closing: unknown;

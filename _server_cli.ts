@@ -3,9 +3,7 @@
  *
  * @module
  */
-// Types only: server.ts loads this module while it is still evaluating.
-import type { AppLike } from "./mod.ts";
-import type { ServeOptions, Server } from "./server.ts";
+import { serve, type ServeOptions, type Server } from "./server.ts";
 import { parseArgs, parsePort, parseSize, UsageError } from "./_cli.ts";
 import {
   type AppSpec,
@@ -106,6 +104,17 @@ export function parseServerArgs(
   }
   if (socket !== undefined) {
     if (socket === "") throw new UsageError("the unix socket path is empty");
+    if (hostname !== undefined || port !== undefined) {
+      throw new UsageError(
+        "--unix-socket cannot be combined with --host or --port",
+      );
+    }
+    if (flags.cert !== undefined || flags.key !== undefined) {
+      throw new UsageError(
+        "--cert and --key serve HTTPS over TCP, not on a unix socket; " +
+          "let the proxy in front terminate TLS",
+      );
+    }
     options.path = socket;
   } else {
     if (hostname !== undefined) options.hostname = hostname;
@@ -138,6 +147,10 @@ export function parseServerArgs(
   return { spec: parseAppSpec(positionals[0]), options };
 }
 
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function readPem(path: string, flag: string): string {
   try {
     return Deno.readTextFileSync(path);
@@ -149,13 +162,10 @@ function readPem(path: string, flag: string): string {
 }
 
 /**
- * Runs the CLI with `serve` from server.ts. Resolves with the exit code once
- * the server has closed, or at once when there is nothing to serve.
+ * Runs the CLI. Resolves with the exit code once the server has closed, or
+ * at once when there is nothing to serve.
  */
-export async function main(
-  args: string[],
-  serve: (app: AppLike, options: ServeOptions) => Server,
-): Promise<number> {
+export async function main(args: string[]): Promise<number> {
   let config: CliConfig | "help";
   try {
     config = parseServerArgs(args);
@@ -174,7 +184,7 @@ export async function main(
   try {
     app = await loadApp(config.spec);
   } catch (error) {
-    console.error(`server.ts: error: ${(error as Error).message}`);
+    console.error(`server.ts: error: ${errorText(error)}`);
     return 1;
   }
   let server: Server;
@@ -182,7 +192,7 @@ export async function main(
     server = serve(app, config.options);
   } catch (error) {
     console.error(
-      `server.ts: error: cannot listen: ${(error as Error).message}`,
+      `server.ts: error: cannot listen: ${errorText(error)}`,
     );
     return 1;
   }

@@ -150,8 +150,9 @@ function handlerFor(app: AppLike, ctx: EnvironContext): FetchHandler {
       const length = request.headers.get("content-length");
       if (length !== null && Number(length) > limit) return tooLarge(limit);
     }
-    const environ: Environ = makeEnviron(request, info, ctx);
-    return new Exchange(environ).run(run);
+    const exchange = new Exchange();
+    const environ: Environ = makeEnviron(request, info, ctx, exchange);
+    return exchange.run(run, environ);
   };
 }
 
@@ -286,7 +287,9 @@ function baseUrl(addr: Deno.NetAddr | Deno.UnixAddr, tls: boolean): string {
 }
 
 if (import.meta.main) {
-  // Loaded only when run as a program, so importing the library stays lean.
-  const { main } = await import("./_server_cli.ts");
-  Deno.exit(await main(Deno.args, serve));
+  // No top-level await: the app module may import this one, and must find
+  // it evaluated. The CLI loads only when run as a program.
+  import("./_server_cli.ts")
+    .then(({ main }) => main(Deno.args))
+    .then((code) => Deno.exit(code));
 }

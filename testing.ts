@@ -508,10 +508,16 @@ export function buildEnviron(options: EnvironOptions = {}): Environ {
     },
     completed: Promise.resolve(),
   } as Deno.ServeHandlerInfo;
-  return makeEnviron(request, info, {
-    scriptName: (options.scriptName ?? "").replace(/\/+$/, ""),
-    errors: errorStream(options.errors),
-    multiprocess: false,
-    maxBodySize: Infinity,
-  }, true);
+  return makeEnviron(
+    request,
+    info,
+    {
+      scriptName: (options.scriptName ?? "").replace(/\/+$/, ""),
+      errors: errorStream(options.errors),
+      multiprocess: false,
+      maxBodySize: Infinity,
+    },
+    undefined,
+    true,
+  );
 }
