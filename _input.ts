@@ -94,32 +94,23 @@ export class Input implements InputStream {
     return all.length > length ? all.subarray(0, length) : all;
   }
 
-  async read(size?: number): Promise<Uint8Array> {
-    const max = size === undefined || size === null || size < 0
-      ? Infinity
-      : size;
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    while (total < max) {
-      const chunk = await this.#next();
-      if (chunk === null) break;
-      parts.push(chunk);
-      total += chunk.length;
-    }
-    return parts.length === 0 ? EMPTY : this.#split(parts, max);
+  read(size?: number): Promise<Uint8Array> {
+    return this.#collect(bound(size), false);
   }
 
-  async readline(size?: number): Promise<Uint8Array> {
-    const max = size === undefined || size === null || size < 0
-      ? Infinity
-      : size;
+  readline(size?: number): Promise<Uint8Array> {
+    return this.#collect(bound(size), true);
+  }
+
+  /** Reads up to `max` bytes, stopping after the first `\n` when `line`. */
+  async #collect(max: number, line: boolean): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
     let total = 0;
     while (total < max) {
       const chunk = await this.#next();
       if (chunk === null) break;
       parts.push(chunk);
-      const lf = chunk.indexOf(LF);
+      const lf = line ? chunk.indexOf(LF) : -1;
       if (lf >= 0) return this.#split(parts, Math.min(max, total + lf + 1));
       total += chunk.length;
     }
@@ -148,6 +139,11 @@ export class Input implements InputStream {
       yield line;
     }
   }
+}
+
+/** A size argument as a bound: none, or a negative one, means no bound. */
+function bound(size: number | undefined): number {
+  return size === undefined || size === null || size < 0 ? Infinity : size;
 }
 
 /** Joins byte arrays into one. */
