@@ -1,0 +1,18 @@
+/**
+ * Reference for the hello rows: raw `Deno.serve` whose handler reads the
+ * request line (`req.method`, `req.url`), as any handler that routes must.
+ * `Deno.serve` fetches both from the runtime only when asked.
+ *
+ * @module
+ */
+Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  onListen: ({ hostname, port }) =>
+    console.log(`Listening on http://${hostname}:${port}/`),
+}, (req) => {
+  const line = `${req.method} ${req.url}`;
+  return new Response(line.length > 0 ? "Hello, World!" : "", {
+    headers: { "content-type": "text/plain" },
+  });
+});

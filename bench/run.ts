@@ -1,0 +1,616 @@
+/**
+ * The benchmark harness: `deno task bench` (`deno run -A bench/run.ts`).
+ *
+ * Every server in {@linkcode SERVERS} is a small file under `bench/apps/`,
+ * started as a process of its own on 127.0.0.1 and port 0, so that only
+ * one server runs at a time and none shares an isolate with the harness.
+ * Each is checked with one request, warmed up, and loaded with `wrk`.
+ *
+ * Rounds are interleaved: every round runs every server once, each raw
+ * `Deno.serve` baseline first in its group. The machine is shared and
+ * noisy, so absolute numbers mean little; what the table reports is each
+ * server's throughput as a ratio to the baseline of its kind measured in
+ * the same round, and the median of those ratios over the rounds.
+ *
+ * Flags:
+ *
+ * ```
+ * --rounds N         rounds (default 3)
+ * --duration S       seconds of measured load per run (default 5)
+ * --warmup S         seconds of unmeasured load before it (default 1)
+ * --connections C    wrk connections (default 50)
+ * --only a,b         only these servers (their baselines are added)
+ * --markdown FILE    also write the table, date, machine and command to FILE
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { CHUNKS } from "./apps/_body.ts";
+
+// ---------------------------------------------------------------------------
+// What is measured.
+
+type Kind = "hello" | "stream";
+
+interface Server {
+  /** The name used by `--only` and in the table. */
+  name: string;
+  kind: Kind;
+  /** What it is, for the table. */
+  label: string;
+  /** The `deno` arguments that start it; the app file comes last. */
+  args: string[];
+  /** The smallest acceptable ratio to the baseline, when there is a target. */
+  target?: number;
+}
+
+// Apps are started with only the permissions a server needs.
+const NET = "--allow-net=127.0.0.1";
+const app = (file: string) =>
+  fileURLToPath(new URL(`./apps/${file}`, import.meta.url));
+
+/** In run order; the first server of each kind is that kind's baseline. */
+const SERVERS: Server[] = [
+  {
+    name: "raw-hello",
+    kind: "hello",
+    label: "raw `Deno.serve`, hello",
+    args: ["run", NET, app("raw_hello.ts")],
+  },
+  {
+    name: "raw-hello-reads",
+    kind: "hello",
+    label: "raw `Deno.serve` reading `req.method` and `req.url` (reference)",
+    args: ["run", NET, app("raw_hello_reads.ts")],
+  },
+  {
+    name: "bare-adapter",
+    kind: "hello",
+    label: "an adapter of the same shape with no checks (reference floor)",
+    args: ["run", NET, app("bare_adapter.ts")],
+  },
+  {
+    name: "wsgi-hello",
+    kind: "hello",
+    label: "`serve()`, hello (one-chunk array)",
+    args: ["run", NET, app("wsgi_hello.ts")],
+    target: 0.95,
+  },
+  {
+    name: "wsgi-deno-serve",
+    kind: "hello",
+    label: "`fetchExport()` under `deno serve`, hello",
+    // `deno serve` grants itself the listening address; it takes no --allow-net.
+    args: [
+      "serve",
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      app("wsgi_deno_serve.ts"),
+    ],
+    target: 0.95,
+  },
+  {
+    name: "hono-hello",
+    kind: "hello",
+    label: "Hono on `Deno.serve`, hello",
+    args: ["run", NET, app("hono_hello.ts")],
+  },
+  {
+    name: "raw-stream",
+    kind: "stream",
+    label: "raw `Deno.serve`, 1 MiB as 16 x 64 KiB stream",
+    args: ["run", NET, app("raw_stream.ts")],
+  },
+  {
+    name: "wsgi-stream",
+    kind: "stream",
+    label: "`serve()`, 1 MiB as 16 x 64 KiB generator",
+    args: ["run", NET, app("wsgi_stream.ts")],
+    target: 0.90,
+  },
+];
+
+const baselineOf = (kind: Kind) => SERVERS.find((s) => s.kind === kind)!;
+
+/** What a correct server answers, checked once before loading it. */
+const EXPECTED: Record<Kind, Uint8Array> = {
+  hello: new TextEncoder().encode("Hello, World!"),
+  stream: concat(CHUNKS),
+};
+
+// ---------------------------------------------------------------------------
+// Options.
+
+interface Options {
+  rounds: number;
+  duration: number;
+  warmup: number;
+  connections: number;
+  servers: Server[];
+  markdown?: string;
+}
+
+const USAGE = "usage: deno task bench [--rounds N] [--duration S] " +
+  "[--warmup S] [--connections C] [--only name,name] [--markdown FILE]";
+
+function parseOptions(args: string[]): Options {
+  try {
+    return parseFlags(args);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${USAGE}`);
+  }
+}
+
+function parseFlags(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      rounds: { type: "string", default: "3" },
+      duration: { type: "string", default: "5" },
+      warmup: { type: "string", default: "1" },
+      connections: { type: "string", default: "50" },
+      only: { type: "string" },
+      markdown: { type: "string" },
+    },
+  });
+  // Bounds keep every load loop finite and the harness polite on a shared box.
+  const int = (flag: string, text: string, min: number, max: number) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new RangeError(
+        `--${flag} must be an integer from ${min} to ${max}, got "${text}"`,
+      );
+    }
+    return n;
+  };
+  let servers = SERVERS;
+  if (values.only !== undefined) {
+    const names = values.only.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const name of names) {
+      if (!SERVERS.some((s) => s.name === name)) {
+        throw new RangeError(
+          `--only: no server "${name}"; the servers are ${
+            SERVERS.map((s) => s.name).join(", ")
+          }`,
+        );
+      }
+    }
+    // A ratio needs its baseline from the same round, so it always runs.
+    const kinds = new Set(
+      SERVERS.filter((s) => names.includes(s.name)).map((s) => s.kind),
+    );
+    servers = SERVERS.filter((s) =>
+      names.includes(s.name) || (kinds.has(s.kind) && s === baselineOf(s.kind))
+    );
+  }
+  return {
+    rounds: int("rounds", values.rounds, 1, 50),
+    duration: int("duration", values.duration, 1, 120),
+    warmup: int("warmup", values.warmup, 0, 60),
+    connections: int("connections", values.connections, 1, 1000),
+    servers,
+    markdown: values.markdown,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Subprocesses. Every child is registered in `live` from the moment it is
+// spawned until it has exited, so that `stopAll()` (run on every exit path,
+// Ctrl-C included) leaves nothing behind.
+
+const live = new Set<Deno.ChildProcess>();
+
+function spawn(command: string, args: string[]): Deno.ChildProcess {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  live.add(child);
+  child.status.finally(() => live.delete(child));
+  return child;
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited within 3 s. */
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // Already exited.
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const exited = await Promise.race([
+    child.status.then(() => true),
+    new Promise<false>((resolve) =>
+      timer = setTimeout(() => resolve(false), 3000)
+    ),
+  ]);
+  clearTimeout(timer);
+  if (!exited) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Exited in between.
+    }
+    await child.status;
+  }
+}
+
+const stopAll = () => Promise.all([...live].map(stop));
+
+/**
+ * The last few KiB a child wrote on stdout and stderr. Both pipes must be
+ * read to the end, or a chatty child blocks once the pipe buffer is full.
+ */
+class Output {
+  text = "";
+  #changed: (() => void) | undefined;
+  readonly done: Promise<void>;
+
+  constructor(child: Deno.ChildProcess) {
+    this.done = Promise.all([
+      this.#drain(child.stdout),
+      this.#drain(child.stderr),
+    ])
+      .then(() => this.#changed?.());
+  }
+
+  async #drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      this.text = (this.text + text).slice(-16384);
+      this.#changed?.();
+    }
+  }
+
+  /** Resolves with the first match of `pattern`, or rejects after `ms`. */
+  async waitFor(pattern: RegExp, ms: number): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    let finished = false;
+    this.done.then(() => finished = true);
+    while (true) {
+      const match = this.text.match(pattern);
+      if (match) return match;
+      if (finished) throw new Error("it exited before listening");
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`it did not listen within ${ms / 1000} s`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#changed = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+}
+
+interface Running {
+  child: Deno.ChildProcess;
+  output: Output;
+  url: string;
+}
+
+/**
+ * Starts a server and reads the URL it prints. The apps print
+ * `Listening on <url>` on stdout; `deno serve` prints it on stderr.
+ */
+async function start(server: Server): Promise<Running> {
+  const child = spawn(Deno.execPath(), server.args);
+  const output = new Output(child);
+  try {
+    // Generous: the first start may download npm:hono.
+    const [url] = await output.waitFor(/http:\/\/127\.0\.0\.1:\d+\//, 60_000);
+    return { child, output, url };
+  } catch (error) {
+    await stop(child);
+    throw new Error(
+      `${server.name}: ${
+        (error as Error).message
+      }; its output:\n${output.text}`,
+    );
+  }
+}
+
+/** One request, checked, so that a broken server fails loudly instead of benching fast 500s. */
+async function check(server: Server, running: Running): Promise<void> {
+  const response = await fetch(running.url, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = new Uint8Array(await response.arrayBuffer());
+  const expected = EXPECTED[server.kind];
+  if (response.status !== 200 || !equal(body, expected)) {
+    throw new Error(
+      `${server.name}: expected 200 with ${expected.length} bytes, got ` +
+        `${response.status} with ${body.length} bytes; its output:\n${running.output.text}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------
+// wrk.
+
+interface Sample {
+  rps: number;
+  /** 99th percentile latency in milliseconds. */
+  p99: number;
+  /** Requests completed. */
+  requests: number;
+  /** Socket errors and non-2xx/3xx responses, as wrk words them; "" when none. */
+  errors: string;
+}
+
+/**
+ * One `wrk` run. One thread: on 2 cores wrk and the server each get about
+ * one, and that sharing is the same for every server in a round.
+ */
+async function wrk(
+  url: string,
+  seconds: number,
+  connections: number,
+): Promise<Sample> {
+  const child = spawn("wrk", [
+    "-t1",
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--latency",
+    url,
+  ]);
+  const output = new Output(child);
+  // wrk stops itself after `seconds`; the timer is only a safety net.
+  const timer = setTimeout(() => stop(child), (seconds + 30) * 1000);
+  const status = await child.status;
+  await output.done;
+  clearTimeout(timer);
+  if (!status.success) {
+    throw new Error(`wrk failed (exit ${status.code}):\n${output.text}`);
+  }
+  return parseWrk(output.text);
+}
+
+const UNITS_MS: Record<string, number> = {
+  us: 0.001,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+};
+
+function parseWrk(text: string): Sample {
+  const rps = text.match(/^Requests\/sec:\s+([\d.]+)/m);
+  const p99 = text.match(/^\s+99%\s+([\d.]+)(us|ms|s|m)\b/m);
+  const requests = text.match(/^\s+(\d+) requests in /m);
+  if (!rps || !p99 || !requests) {
+    throw new Error(`Cannot parse wrk's output:\n${text}`);
+  }
+  const errors = [
+    text.match(/Socket errors: [^\n]*/)?.[0],
+    text.match(/Non-2xx or 3xx responses: \d+/)?.[0],
+  ].filter(Boolean).join("; ");
+  return {
+    rps: Number(rps[1]),
+    p99: Number(p99[1]) * UNITS_MS[p99[2]],
+    requests: Number(requests[1]),
+    errors,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Server CPU time: a cross-check that noise hurts less than throughput. A
+// neighbour that steals CPU lowers a server's req/s, but not much the CPU
+// time it spends per request.
+
+const TICKS_PER_SECOND = await new Deno.Command("getconf", {
+  args: ["CLK_TCK"],
+}).output()
+  .then((o) => Number(new TextDecoder().decode(o.stdout)) || 100)
+  .catch(() => 100);
+
+/** User plus system CPU seconds of a process, all its threads. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // The command name may hold spaces; fields 14 and 15 count after it.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+// ---------------------------------------------------------------------------
+// Statistics and the table.
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** One measured run: wrk's numbers and the server's CPU per request. */
+interface Measured extends Sample {
+  /** Server CPU time per request, in microseconds. */
+  cpuPerRequest: number;
+}
+
+/** `results[round][name]`. */
+type Results = Record<string, Measured>[];
+
+function table(servers: Server[], results: Results): string {
+  const lines = [
+    "| Server | What | req/s | p99 | vs raw | per-round vs raw | CPU/req | CPU vs raw | target |",
+    "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |",
+  ];
+  for (const server of servers) {
+    const baseline = baselineOf(server.kind);
+    const runs = results.map((round) => round[server.name]);
+    const bases = results.map((round) => round[baseline.name]);
+    // Each ratio is taken within one round, then the median over rounds.
+    const ratios = runs.map((run, i) => run.rps / bases[i].rps);
+    const ratio = median(ratios);
+    const cpuRatio = median(
+      runs.map((run, i) => bases[i].cpuPerRequest / run.cpuPerRequest),
+    );
+    const isBaseline = server === baseline;
+    const cells = [
+      server.name,
+      server.label,
+      Math.round(median(runs.map((r) => r.rps))).toString(),
+      `${median(runs.map((r) => r.p99)).toFixed(2)} ms`,
+      isBaseline ? "1.00 (baseline)" : ratio.toFixed(2),
+      ratios.map((r) => r.toFixed(2)).join(", "),
+      `${median(runs.map((r) => r.cpuPerRequest)).toFixed(1)} µs`,
+      isBaseline ? "1.00" : cpuRatio.toFixed(2),
+      server.target === undefined
+        ? ""
+        : `>= ${server.target.toFixed(2)}: ${
+          ratio >= server.target ? "met" : "**missed**"
+        }`,
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
+
+/** Socket errors and bad statuses, which the table alone would hide. */
+function errorNotes(servers: Server[], results: Results): string[] {
+  const notes: string[] = [];
+  for (const server of servers) {
+    results.forEach((round, i) => {
+      const { errors } = round[server.name];
+      if (errors) notes.push(`${server.name}, round ${i + 1}: ${errors}`);
+    });
+  }
+  return notes;
+}
+
+async function machine(): Promise<string> {
+  const nproc = await new Deno.Command("nproc").output()
+    .then((o) => new TextDecoder().decode(o.stdout).trim())
+    .catch(() => String(navigator.hardwareConcurrency));
+  const cpu = await Deno.readTextFile("/proc/cpuinfo")
+    .then((text) =>
+      text.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown CPU"
+    )
+    .catch(() => "unknown CPU");
+  return `${nproc} cores (nproc), ${cpu}, ${Deno.build.target}; ` +
+    `Deno ${Deno.version.deno}, V8 ${Deno.version.v8}`;
+}
+
+/** The machine's load average, a hint of how noisy the run was. */
+function loadAverage(): Promise<string> {
+  return Deno.readTextFile("/proc/loadavg")
+    .then((text) => text.split(" ").slice(0, 3).join(" "))
+    .catch(() => "unknown");
+}
+
+/** The command line that reproduces this run, quoted for a POSIX shell. */
+function commandLine(args: string[]): string {
+  const quote = (arg: string) =>
+    /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+  return ["deno", "run", "-A", "bench/run.ts", ...args].map(quote).join(" ");
+}
+
+// ---------------------------------------------------------------------------
+// The run.
+
+async function main(args: string[]): Promise<void> {
+  const options = parseOptions(args);
+  const loadBefore = await loadAverage();
+  const { servers, rounds, duration, warmup, connections } = options;
+  const load =
+    `wrk -t1 -c${connections} -d${duration}s --latency, after a ${warmup} s warm-up`;
+  console.log(
+    `${servers.length} server(s) x ${rounds} round(s); ${load}; ` +
+      `about ${
+        Math.ceil(servers.length * rounds * (duration + warmup + 1) / 60)
+      } min`,
+  );
+
+  const results: Results = [];
+  for (let round = 1; round <= rounds; round++) {
+    const measured: Record<string, Measured> = {};
+    for (const server of servers) {
+      const running = await start(server);
+      const pid = running.child.pid;
+      try {
+        await check(server, running);
+        // The warm-up lets V8 optimize the hot path before it is measured.
+        if (warmup > 0) await wrk(running.url, warmup, connections);
+        const cpuBefore = await cpuSeconds(pid);
+        const sample = await wrk(running.url, duration, connections);
+        const cpu = await cpuSeconds(pid) - cpuBefore;
+        measured[server.name] = {
+          ...sample,
+          cpuPerRequest: cpu / sample.requests * 1e6,
+        };
+      } finally {
+        await stop(running.child);
+      }
+      const { rps, p99, cpuPerRequest, errors } = measured[server.name];
+      console.log(
+        `round ${round}/${rounds}  ${server.name.padEnd(16)} ` +
+          `${rps.toFixed(0).padStart(8)} req/s  p99 ${p99.toFixed(2)} ms  ` +
+          `CPU ${cpuPerRequest.toFixed(1)} µs/req` +
+          (errors ? `  (${errors})` : ""),
+      );
+    }
+    results.push(measured);
+  }
+
+  const text = table(servers, results);
+  const notes = errorNotes(servers, results);
+  console.log(`\n${text}\n`);
+  for (const note of notes) console.log(`wrk reported: ${note}`);
+
+  if (options.markdown !== undefined) {
+    const report = [
+      `- Date: ${new Date().toISOString()}`,
+      `- Machine: ${await machine()}`,
+      `- Command: \`${commandLine(args)}\``,
+      `- Load: ${load}; ${rounds} interleaved round(s)`,
+      `- Load average (1, 5, 15 min) before and after: ${loadBefore}; ${await loadAverage()}`,
+      "",
+      text,
+      "",
+      notes.length === 0
+        ? "wrk reported no socket errors and no non-2xx responses."
+        : ["wrk reported:", ...notes.map((n) => `- ${n}`)].join("\n"),
+      "",
+    ].join("\n");
+    await Deno.writeTextFile(options.markdown, report);
+    console.log(`Wrote ${options.markdown}`);
+  }
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+if (import.meta.main) {
+  // Ctrl-C or a kill must not leave servers or wrk running.
+  for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
+    Deno.addSignalListener(signal, () => {
+      stopAll().finally(() => Deno.exit(128 + number));
+    });
+  }
+  let code = 0;
+  try {
+    await main(Deno.args);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    code = 1;
+  } finally {
+    await stopAll();
+  }
+  Deno.exit(code);
+}
