@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { LISTEN } from "./_listen.ts";
 type Header = [string, string];
 type Start = (status: string, headers: Header[]) => null;
 type BareApp = (environ: Record<string, string>, start: Start) => string[];
@@ -16,12 +17,7 @@ const app: BareApp = (_environ, startResponse) => {
   return ["Hello, World!"];
 };
 
-Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ hostname, port }) =>
-    console.log(`Listening on http://${hostname}:${port}/`),
-}, (req) => {
+Deno.serve(LISTEN, (req) => {
   let status = "";
   let headers: Header[] = [];
   const body = app(

@@ -3,14 +3,10 @@
  *
  * @module
  */
+import { LISTEN } from "./_listen.ts";
 import { Hono } from "hono";
 
 const app = new Hono();
 app.get("/", (c) => c.text("Hello, World!"));
 
-Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ hostname, port }) =>
-    console.log(`Listening on http://${hostname}:${port}/`),
-}, app.fetch);
+Deno.serve(LISTEN, app.fetch);

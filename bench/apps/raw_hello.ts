@@ -4,12 +4,8 @@
  *
  * @module
  */
-Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ hostname, port }) =>
-    console.log(`Listening on http://${hostname}:${port}/`),
-}, () =>
+import { LISTEN } from "./_listen.ts";
+Deno.serve(LISTEN, () =>
   new Response("Hello, World!", {
     headers: { "content-type": "text/plain" },
   }));

@@ -5,12 +5,8 @@
  *
  * @module
  */
-Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ hostname, port }) =>
-    console.log(`Listening on http://${hostname}:${port}/`),
-}, (req) => {
+import { LISTEN } from "./_listen.ts";
+Deno.serve(LISTEN, (req) => {
   const line = `${req.method} ${req.url}`;
   return new Response(line.length > 0 ? "Hello, World!" : "", {
     headers: { "content-type": "text/plain" },

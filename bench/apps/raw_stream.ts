@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { LISTEN } from "./_listen.ts";
 import { CHUNKS } from "./_body.ts";
 
 function body(): ReadableStream<Uint8Array> {
@@ -18,12 +19,7 @@ function body(): ReadableStream<Uint8Array> {
   });
 }
 
-Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ hostname, port }) =>
-    console.log(`Listening on http://${hostname}:${port}/`),
-}, () =>
+Deno.serve(LISTEN, () =>
   new Response(body(), {
     headers: { "content-type": "application/octet-stream" },
   }));

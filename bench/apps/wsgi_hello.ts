@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { LISTEN } from "./_listen.ts";
 import type { App } from "../../mod.ts";
 import { serve } from "../../server.ts";
 
@@ -11,11 +12,4 @@ const app: App = (_environ, startResponse) => {
   return ["Hello, World!"];
 };
 
-serve(app, {
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: (addr) => {
-    const { hostname, port } = addr as Deno.NetAddr;
-    console.log(`Listening on http://${hostname}:${port}/`);
-  },
-});
+serve(app, LISTEN);

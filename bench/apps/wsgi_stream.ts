@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { LISTEN } from "./_listen.ts";
 import type { App } from "../../mod.ts";
 import { serve } from "../../server.ts";
 import { CHUNKS } from "./_body.ts";
@@ -14,11 +15,4 @@ const app: App = function* (_environ, startResponse) {
   yield* CHUNKS;
 };
 
-serve(app, {
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: (addr) => {
-    const { hostname, port } = addr as Deno.NetAddr;
-    console.log(`Listening on http://${hostname}:${port}/`);
-  },
-});
+serve(app, LISTEN);
