@@ -280,7 +280,7 @@ export interface Environ {
   [key: string]: unknown;
 }
 
-export { fetchExport, serve, toFetchHandler } from "./server.ts";
+export { fetchExport, fromFetch, serve, toFetchHandler } from "./server.ts";
 export type { FetchHandlerOptions, ServeOptions, Server } from "./server.ts";
 export { toApp } from "./_app.ts";
 export { buildEnviron, Client } from "./testing.ts";

@@ -286,6 +286,9 @@ function baseUrl(addr: Deno.NetAddr | Deno.UnixAddr, tls: boolean): string {
   return `${tls ? "https" : "http"}://${host}:${addr.port}/`;
 }
 
+export { fromFetch } from "./_from_fetch.ts";
+export type { FetchLike, FromFetchOptions } from "./_from_fetch.ts";
+
 if (import.meta.main) {
   // No top-level await: the app module may import this one, and must find
   // it evaluated. The CLI loads only when run as a program.

@@ -95,7 +95,7 @@ export function pathInfo(environ: Environ): string {
 const UNRESERVED = /[A-Za-z0-9_.~-]/;
 
 /** Percent-encodes a native string, leaving unreserved and `safe` characters. */
-function quoteNative(native: string, safe: string): string {
+export function quoteNative(native: string, safe: string): string {
   let out = "";
   for (const char of native) {
     const code = char.charCodeAt(0);
