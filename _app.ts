@@ -39,6 +39,15 @@ export function toApp(app: AppLike): App {
     return (environ, startResponse) =>
       (app as CallableApp).call(environ, startResponse);
   }
+  if (
+    app !== null && typeof app === "object" &&
+    typeof (app as { fetch?: unknown }).fetch === "function"
+  ) {
+    throw new TypeError(
+      `Cannot use ${describe(app)} with a fetch() method as an app: it is a ` +
+        "fetch-style app; wrap it with fromFetch(app.fetch)",
+    );
+  }
   throw new TypeError(
     `Cannot use ${describe(app)} as an app: expected a function ` +
       "(environ, startResponse), a class, or an object with a call() method",

@@ -44,8 +44,15 @@ Deno.test("toApp() calls an object through its call() method", async () => {
   assert.equal((await client.get("/")).text(), "2");
 });
 
+Deno.test("toApp() names the fix for a fetch-style app", () => {
+  assert.throws(
+    () => toApp({ fetch: () => new Response() } as never),
+    /it is a fetch-style app; wrap it with fromFetch\(app\.fetch\)/,
+  );
+});
+
 Deno.test("toApp() refuses what cannot be an app, saying what it expects", () => {
-  for (const value of [null, 42, "app", {}, { fetch() {} }]) {
+  for (const value of [null, 42, "app", {}]) {
     assert.throws(
       () => toApp(value as never),
       /Cannot use .* as an app: expected a function \(environ, startResponse\), a class, or an object with a call\(\) method/,
