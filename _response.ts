@@ -376,7 +376,12 @@ export class Exchange implements SignalSource {
       return this.#response;
     }
     if (Array.isArray(body)) return this.#arrayResponse(body);
-    if (body instanceof FileBody && this.#headers !== undefined) {
+    // Deno sends a file's stream without us, so the fast path needs its
+    // word (info.completed) on when to close the file.
+    if (
+      body instanceof FileBody && this.#headers !== undefined &&
+      this.#environ["deno.info"]?.completed !== undefined
+    ) {
       const remaining = body.remaining();
       if (this.#contentLength < 0 || remaining === this.#contentLength) {
         return this.#fileResponse(body);
@@ -488,11 +493,10 @@ export class Exchange implements SignalSource {
     }
     this.#response = response;
     this.#streamDone = true;
-    const info = this.#environ["deno.info"];
-    // Deno sends the file without us; close once it is done with it.
-    if (info?.completed) {
-      info.completed.then(() => this.#closeBody(), () => this.#closeBody());
-    }
+    this.#environ["deno.info"]!.completed.then(
+      () => this.#closeBody(),
+      () => this.#closeBody(),
+    );
     return response;
   }
 

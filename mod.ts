@@ -283,6 +283,8 @@ export interface Environ {
 export { fetchExport, fromFetch, serve, toFetchHandler } from "./server.ts";
 export type { FetchHandlerOptions, ServeOptions, Server } from "./server.ts";
 export { toApp } from "./_app.ts";
+export { runCgi } from "./cgi.ts";
+export type { CgiOptions } from "./cgi.ts";
 export { buildEnviron, Client } from "./testing.ts";
 export type {
   ClientOptions,

@@ -297,6 +297,20 @@ Deno.test("serve() sends wsgi.file_wrapper bodies from the file and closes the f
   }
 });
 
+Deno.test("toFetchHandler() without connection info still closes a file_wrapper body", async () => {
+  let closed = 0;
+  const handler = toFetchHandler((environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return environ["wsgi.file_wrapper"]!({
+      readable: ReadableStream.from([new TextEncoder().encode("data")]),
+      close: () => void closed++,
+    });
+  });
+  const response = await handler(new Request("http://localhost/"));
+  assert.equal(await response.text(), "data");
+  assert.equal(closed, 1);
+});
+
 Deno.test("serve() streams write() output in order", async () => {
   const app: App = async (_environ, startResponse) => {
     const write = startResponse("200 OK", [["Content-Type", "text/plain"]]);
