@@ -173,11 +173,45 @@ class LazyKeys implements ProxyHandler<Environ> {
       fillLazyKeys(target, this.#req, this.#info);
       this.#req = undefined;
       this.#info = undefined;
-    } else if (this.#signalFor !== undefined && key === SIGNAL) {
-      const req = this.#signalFor;
-      this.#signalFor = undefined;
-      target[SIGNAL] = this.#source?.signal(req) ?? req.signal;
+    } else if (key === SIGNAL) {
+      this.#announceSignal(target);
     }
+  }
+
+  #fillSignal(target: Environ): void {
+    const req = this.#signalFor!;
+    this.#signalFor = undefined;
+    Reflect.defineProperty(target, SIGNAL, {
+      value: this.#source?.signal(req) ?? req.signal,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  }
+
+  /**
+   * Lists `deno.signal` without making it: a getter that fills it in when
+   * read, so that listing the keys does not touch `req.signal`.
+   */
+  #announceSignal(target: Environ): void {
+    if (this.#signalFor === undefined || SIGNAL in target) return;
+    Reflect.defineProperty(target, SIGNAL, {
+      get: () => {
+        this.#fillSignal(target);
+        return target[SIGNAL];
+      },
+      set: (value: unknown) => {
+        this.#signalFor = undefined;
+        Reflect.defineProperty(target, SIGNAL, {
+          value,
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+      },
+      enumerable: true,
+      configurable: true,
+    });
   }
 
   get(target: Environ, key: string | symbol): unknown {
@@ -220,6 +254,7 @@ class LazyKeys implements ProxyHandler<Environ> {
 
   deleteProperty(target: Environ, key: string | symbol): boolean {
     this.#fill(target, key);
+    if (key === SIGNAL) this.#signalFor = undefined;
     return Reflect.deleteProperty(target, key);
   }
 }

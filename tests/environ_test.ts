@@ -201,3 +201,31 @@ Deno.test("Client() and the environ agree on what a request carries", async () =
     agent: null,
   });
 });
+
+Deno.test("the environ lists deno.signal without reading the request's signal", async () => {
+  let read = 0;
+  const request = new Request("http://localhost/");
+  const signal = request.signal;
+  Object.defineProperty(request, "signal", {
+    get: () => {
+      read++;
+      return signal;
+    },
+  });
+  await environOf(request, (environ) => {
+    assert.ok(Object.keys(environ).includes("deno.signal"));
+    assert.equal("deno.signal" in environ, true);
+    assert.equal(read, 0);
+    assert.ok(environ["deno.signal"] instanceof AbortSignal);
+    assert.equal(read, 1);
+    assert.equal(environ["deno.signal"], environ["deno.signal"]);
+    assert.equal(read, 1);
+  });
+  await environOf(new Request("http://localhost/"), (environ) => {
+    delete environ["deno.signal"];
+    assert.equal(Object.keys(environ).includes("deno.signal"), false);
+    const replacement = new AbortController().signal;
+    environ["deno.signal"] = replacement;
+    assert.equal(environ["deno.signal"], replacement);
+  });
+});
