@@ -27,3 +27,5 @@ export { proxyFix } from "./proxy_fix.ts";
 export type { ProxyFixOptions, ProxyFixOriginals } from "./proxy_fix.ts";
 export { Router } from "./router.ts";
 export type { RouteParams, RouterOptions, RoutingArgs } from "./router.ts";
+export { validator, ValidatorError, ValidatorWarning } from "./validator.ts";
+export type { ValidatorOptions, ValidatorRule } from "./validator.ts";

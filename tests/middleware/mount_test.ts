@@ -1,9 +1,12 @@
 /** mount: longest-prefix dispatch that moves the prefix to SCRIPT_NAME. */
 import assert from "node:assert/strict";
-import type { App } from "../../mod.ts";
+import { type App, type AppLike, toApp } from "../../mod.ts";
 import { applicationUri } from "../../util.ts";
-import { mount } from "../../middleware/mod.ts";
+import { mount, validator } from "../../middleware/mod.ts";
 import { Client } from "../../testing.ts";
+
+/** The subject under the validator, which checks both sides of the contract. */
+const linted = (app: AppLike) => validator()(toApp(app));
 
 const where = (name: string): App => (environ, startResponse) => {
   startResponse("200 OK", [["Content-Type", "application/json"]]);
@@ -19,7 +22,7 @@ Deno.test("mount() sends each request to the longest matching prefix", async () 
   const app = mount({ "/api": where("api"), "/api/v2": where("v2") })(
     where("main"),
   );
-  const client = new Client(app);
+  const client = new Client(linted(app));
   assert.deepEqual((await client.get("/api/v2/users")).json(), {
     name: "v2",
     script: "/api/v2",
@@ -47,17 +50,20 @@ Deno.test("mount() sends each request to the longest matching prefix", async () 
 Deno.test("mount() appends to a SCRIPT_NAME already set, so mounts nest", async () => {
   const inner = mount({ "/admin": where("admin") })(where("site"));
   const app = mount({ "/site": inner })(where("main"));
-  assert.deepEqual((await new Client(app).get("/site/admin/users")).json(), {
-    name: "admin",
-    script: "/site/admin",
-    path: "/users",
-    root: "http://localhost/site/admin",
-  });
+  assert.deepEqual(
+    (await new Client(linted(app)).get("/site/admin/users")).json(),
+    {
+      name: "admin",
+      script: "/site/admin",
+      path: "/users",
+      root: "http://localhost/site/admin",
+    },
+  );
 });
 
 Deno.test("mount() matches prefixes with non-ASCII text against the encoded path", async () => {
   const app = mount({ "/café": where("café") })(where("main"));
-  const answer = (await new Client(app).get("/caf%C3%A9/menu")).json<
+  const answer = (await new Client(linted(app)).get("/caf%C3%A9/menu")).json<
     { name: string; path: string }
   >();
   assert.equal(answer.name, "café");

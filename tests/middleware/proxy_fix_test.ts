@@ -1,8 +1,15 @@
 /** proxyFix: trusted hop counts for X-Forwarded-*, originals kept. */
 import assert from "node:assert/strict";
-import type { App } from "../../mod.ts";
-import { proxyFix, type ProxyFixOptions } from "../../middleware/mod.ts";
+import { type App, type AppLike, toApp } from "../../mod.ts";
+import {
+  proxyFix,
+  type ProxyFixOptions,
+  validator,
+} from "../../middleware/mod.ts";
 import { Client } from "../../testing.ts";
+
+/** The subject under the validator, which checks both sides of the contract. */
+const linted = (app: AppLike) => validator()(toApp(app));
 
 const report: App = (environ, startResponse) => {
   startResponse("200 OK", [["Content-Type", "application/json"]]);
@@ -23,7 +30,7 @@ async function fixed(
   options: ProxyFixOptions | undefined,
   headers: Record<string, string>,
 ) {
-  const client = new Client(proxyFix(options)(report), {
+  const client = new Client(linted(proxyFix(options)(report)), {
     remoteAddr: "10.0.0.1",
   });
   return (await client.get("/", { headers })).json<Report>();

@@ -1,8 +1,11 @@
 /** Router: methods, parameters, rests, 404/405, routing_args. */
 import assert from "node:assert/strict";
-import type { App } from "../../mod.ts";
-import { Router, type RoutingArgs } from "../../middleware/mod.ts";
+import { type App, type AppLike, toApp } from "../../mod.ts";
+import { Router, type RoutingArgs, validator } from "../../middleware/mod.ts";
 import { Client } from "../../testing.ts";
+
+/** The subject under the validator, which checks both sides of the contract. */
+const linted = (app: AppLike) => validator()(toApp(app));
 
 /** Answers with its name and the routing args it got, as JSON. */
 const named = (name: string): App => (environ, startResponse) => {
@@ -21,7 +24,7 @@ Deno.test("Router dispatches the seed's /hello and /world and 404s the rest", as
   const router = new Router();
   const hello = router.route("/hello")(named("hello"));
   router.add("/world", named("world"));
-  const client = new Client(router);
+  const client = new Client(linted(router));
   assert.equal((await client.get("/hello")).json<Answer>().name, "hello");
   assert.equal((await client.post("/world")).json<Answer>().name, "world");
   const missing = await client.get("/hello/");
@@ -35,7 +38,7 @@ Deno.test("Router routes by method, answering 405 with Allow and serving HEAD fr
     .get("/items", named("list"))
     .post("/items", named("create"))
     .delete("/items/:id", named("remove"));
-  const client = new Client(router);
+  const client = new Client(linted(router));
   assert.equal((await client.get("/items")).json<Answer>().name, "list");
   assert.equal((await client.post("/items")).json<Answer>().name, "create");
   const head = await client.head("/items");
@@ -55,7 +58,7 @@ Deno.test("Router binds :params and *rest, literals first", async () => {
     .get("/users/:id", named("user"))
     .get("/users/:id/posts/:post", named("post"))
     .get("/files/*path", named("file"));
-  const client = new Client(router);
+  const client = new Client(linted(router));
   assert.deepEqual((await client.get("/users/me")).json<Answer>().params, {});
   assert.deepEqual((await client.get("/users/42")).json<Answer>(), {
     name: "user",
@@ -84,7 +87,9 @@ Deno.test("Router binds :params and *rest, literals first", async () => {
 
 Deno.test("Router matches the UTF-8 path and decodes parameters", async () => {
   const router = new Router().get("/café/:name", named("café"));
-  const response = await new Client(router).get("/caf%C3%A9/%E2%98%95%20tea");
+  const response = await new Client(linted(router)).get(
+    "/caf%C3%A9/%E2%98%95%20tea",
+  );
   assert.deepEqual(response.json<Answer>().params, { name: "☕ tea" });
 });
 
@@ -94,7 +99,7 @@ Deno.test("Router merges its parameters into routing_args already set", async ()
     environ["wsgiorg.routing_args"] = [["pos"], { tenant: "acme" }];
     return router.call(environ, startResponse);
   };
-  const answer = (await new Client(outer).get("/5")).json<Answer>();
+  const answer = (await new Client(linted(outer)).get("/5")).json<Answer>();
   assert.deepEqual(answer.positional, ["pos"]);
   assert.deepEqual(answer.params, { tenant: "acme", id: "5" });
 });
@@ -106,7 +111,7 @@ Deno.test("Router hands unmatched paths to its fallback app", async () => {
   };
   const router = new Router({ fallback }).get("/a", named("a"));
   assert.equal(
-    (await new Client(router).get("/zzz")).text(),
+    (await new Client(linted(router)).get("/zzz")).text(),
     "fallback without args",
   );
 });
