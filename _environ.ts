@@ -170,7 +170,15 @@ class LazyKeys implements ProxyHandler<Environ> {
   /** Fills in the group `key` belongs to, if it has not been yet. */
   #fill(target: Environ, key: string | symbol): void {
     if (this.#req !== undefined && isHeaderKey(key)) {
-      fillLazyKeys(target, this.#req, this.#info);
+      try {
+        fillLazyKeys(target, this.#req, this.#info);
+      } catch (error) {
+        throw new Error(
+          `Cannot read ${String(key)} from the environ: the request is over, ` +
+            "and its headers go with it; read what you need while handling it",
+          { cause: error },
+        );
+      }
       this.#req = undefined;
       this.#info = undefined;
     } else if (key === SIGNAL) {

@@ -240,6 +240,8 @@ export class Exchange implements SignalSource {
   #roomWaiters: (() => void)[] | undefined;
   #disconnect: AbortController | undefined;
   #cancelledByClient = false;
+  // A HEAD response carries the headers a GET would, and no body.
+  #head = false;
 
   /** `deno.signal`: aborts if the client leaves before the response is done. */
   signal(request: Request): AbortSignal {
@@ -257,6 +259,7 @@ export class Exchange implements SignalSource {
   /** Runs `app` on `environ` and yields its response, once the headers are ready. */
   run(app: App, environ: Environ): Response | Promise<Response> {
     this.#environ = environ;
+    this.#head = environ.REQUEST_METHOD === "HEAD";
     let result: Body | Promise<Body>;
     try {
       result = app(this.#environ, this.startResponse);
@@ -309,8 +312,9 @@ export class Exchange implements SignalSource {
     const bytes = toBytes(chunk, "write()");
     if (this.#response === undefined) this.#commit();
     if (this.#streamDone) {
-      // A 204 or 304 has no body to write into; that is not the app's fault.
-      if (NULL_BODY.has(this.#status)) return Promise.resolve();
+      // A 204, a 304 or a HEAD response has no body to write into; that is
+      // not the app's fault.
+      if (NULL_BODY.has(this.#status) || this.#head) return Promise.resolve();
       throw new Error(
         this.#disconnect?.signal.aborted || this.#cancelledByClient
           ? "Cannot write: the client has gone away"
@@ -460,7 +464,12 @@ export class Exchange implements SignalSource {
     } catch (error) {
       return this.#fail(error);
     }
-    if (NULL_BODY.has(this.#status)) return this.#nullBodyResponse();
+    // For HEAD without a length, the data lets Deno.serve compute it.
+    if (
+      NULL_BODY.has(this.#status) || (this.#head && this.#contentLength >= 0)
+    ) {
+      return this.#nullBodyResponse();
+    }
     if (this.#contentLength >= 0) {
       const bytes = data as Uint8Array;
       if (bytes.length !== this.#contentLength) {
@@ -484,7 +493,13 @@ export class Exchange implements SignalSource {
   }
 
   #fileResponse(body: FileBody): Response | Promise<Response> {
-    if (NULL_BODY.has(this.#status)) return this.#nullBodyResponse();
+    if (NULL_BODY.has(this.#status) || this.#head) {
+      return this.#nullBodyResponse();
+    }
+    // The file is closed once Deno has sent it, when the request is gone
+    // and its headers can no longer be read: read them now, for a close()
+    // that logs them.
+    void this.#environ.REMOTE_ADDR;
     let response: Response;
     try {
       response = new Response(body.readable, this.#init());
@@ -520,7 +535,9 @@ export class Exchange implements SignalSource {
 
   /** Sends the headers: from here on the body streams. */
   #commit(): Response {
-    if (NULL_BODY.has(this.#status)) return this.#nullBodyResponse();
+    if (NULL_BODY.has(this.#status) || this.#head) {
+      return this.#nullBodyResponse();
+    }
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;

@@ -373,3 +373,86 @@ Deno.test("serve() reports the bound address and stops on shutdown()", async () 
   });
   assert.equal(seen.length, 1);
 });
+
+Deno.test("serve() answers HEAD with the headers a GET would get, and no body", async () => {
+  const log = errorLog();
+  let closed = 0;
+  const app: App = (environ, startResponse) => {
+    const write = startResponse("200 OK", [
+      ["Content-Type", "text/plain"],
+      ["Content-Length", "10"],
+    ]);
+    if (environ.PATH_INFO === "/write") write("0123456789");
+    const body = environ.PATH_INFO === "/empty" ? [] : (function* () {
+      yield "0123456789";
+    })();
+    return Object.assign(body, { close: () => void closed++ });
+  };
+  await withServer(app, async (_server, port) => {
+    for (const path of ["/empty", "/stream", "/write"]) {
+      const { text } = await rawRequest(
+        port,
+        `HEAD ${path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`,
+      );
+      const { head, body } = parseRaw(text);
+      assert.equal(head[0], "HTTP/1.1 200 OK", path);
+      assert.ok(
+        head.includes("content-length: 10"),
+        `${path}: ${head.join(" | ")}`,
+      );
+      assert.equal(body, "");
+    }
+  }, { errors: log.sink });
+  assert.equal(closed, 3);
+  assert.equal(log.text(), "");
+});
+
+Deno.test("serve() lets a file body's close() read the environ after the file was sent", async () => {
+  const path = await Deno.makeTempFile();
+  await Deno.writeTextFile(path, "0123456789");
+  const seen: string[] = [];
+  const { promise: closed, resolve } = Promise.withResolvers<void>();
+  const app: App = async (environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"], [
+      "Content-Length",
+      "10",
+    ]]);
+    const body = environ["wsgi.file_wrapper"]!(await Deno.open(path));
+    const close = body.close!.bind(body);
+    body.close = () => {
+      close();
+      seen.push(`${environ.REMOTE_ADDR} ${environ.HTTP_X_TRACE}`);
+      resolve();
+    };
+    return body;
+  };
+  try {
+    await withServer(app, async (server) => {
+      const response = await fetch(server.url, {
+        headers: { "X-Trace": "t-1" },
+      });
+      assert.equal(await response.text(), "0123456789");
+      await closed;
+    });
+    assert.deepEqual(seen, ["127.0.0.1 t-1"]);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("serve() explains a header read from an environ kept past its request", async () => {
+  let kept: Environ | undefined;
+  await withServer((environ, startResponse) => {
+    kept = environ;
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return ["done"];
+  }, async (server) => {
+    assert.equal(await (await fetch(server.url)).text(), "done");
+  });
+  assert.throws(
+    () => kept!.HTTP_HOST,
+    /Cannot read HTTP_HOST from the environ: the request is over/,
+  );
+  // What was filled in while the request ran stays readable.
+  assert.equal(kept!.PATH_INFO, "/");
+});

@@ -1,0 +1,427 @@
+/**
+ * `accessLog`: one line per request in Common or Combined Log Format, with
+ * the time the request took.
+ *
+ * **When to use it.** To see what a server does, in a format that every log
+ * tool reads (GoAccess, AWStats, `awk`): put it outermost, so that it sees
+ * the status the client got after every other middleware had its say.
+ *
+ * **When not to.** Behind a reverse proxy that already logs requests, it
+ * only logs them twice. For structured (JSON) logs, write a middleware of
+ * your own; this one writes the fixed Apache formats.
+ *
+ * **Format.** `combined` (the default) is Apache's
+ * `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D`:
+ *
+ * ```text
+ * 127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.1" 200 2326 "http://example.com/" "Mozilla/5.0" 1534
+ * ```
+ *
+ * `common` stops after the byte count (`%b`). The last field, the duration,
+ * is in microseconds like Apache's `%D`; `duration: false` leaves it out,
+ * which gives the formats exactly as Apache defines them. The time is the
+ * one the request arrived at, in local time (`utc: true` for UTC). The byte
+ * count is the body bytes the app sent, counted as they stream; `-` when
+ * there were none, as for a HEAD request, a 204 or a 304.
+ *
+ * **When the line is written.** When the server closes the body: after the
+ * last chunk, or when the client went away mid-body (the line then shows
+ * what was sent until then). An app that throws before its response started
+ * is logged with status 500, which is what the server answers; an app that
+ * fails after it sent data is logged with the status that went out, since
+ * that is what the client saw before the connection was cut.
+ *
+ * **Security.** Request lines and headers come from the client. Quotes,
+ * backslashes, control characters and bytes outside printable ASCII are
+ * written as `\"`, `\\` and `\xHH`, as Apache does, so a request cannot
+ * forge a log line or smuggle terminal escapes into someone's terminal.
+ *
+ * **Environ keys read:** `REQUEST_METHOD`, `RAW_URI` (else `SCRIPT_NAME`,
+ * `PATH_INFO`, `QUERY_STRING`), `SERVER_PROTOCOL`, `REMOTE_ADDR`,
+ * `REMOTE_USER`, and for `combined` `HTTP_REFERER` and `HTTP_USER_AGENT`.
+ * **Written:** none.
+ *
+ * @example Logging to stdout
+ * ```ts
+ * import { accessLog } from "@wsgi/deno/middleware";
+ * import { serve } from "@wsgi/deno";
+ *
+ * const app = accessLog()((_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return ["Hello\n"];
+ * });
+ * const server = serve(app, { port: 0, onListen() {} });
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+import type { Body, Chunk, Environ, Header, Middleware } from "../mod.ts";
+import { formatError } from "../_errors.ts";
+import { FileBody } from "../_file_wrapper.ts";
+
+/**
+ * Where log lines go: a function that receives each line (without a
+ * trailing newline), or a synchronous writer such as `Deno.stdout`,
+ * `Deno.stderr` or an open `Deno.FsFile`, which gets each line UTF-8
+ * encoded with `\n` after it.
+ */
+export type AccessLogOutput =
+  | ((line: string) => void)
+  | { writeSync(bytes: Uint8Array): number };
+
+/** Options of {@linkcode accessLog}. */
+export interface AccessLogOptions {
+  /**
+   * `"common"` (Common Log Format) or `"combined"` (adds the Referer and
+   * User-Agent).
+   *
+   * @default {"combined"}
+   */
+  format?: "common" | "combined";
+  /**
+   * Append the time the request took, in microseconds (Apache's `%D`), as
+   * the last field.
+   *
+   * @default {true}
+   */
+  duration?: boolean;
+  /**
+   * Where the lines go.
+   *
+   * @default {Deno.stdout}
+   */
+  output?: AccessLogOutput;
+  /**
+   * Write the timestamp in UTC (`+0000`) instead of local time.
+   *
+   * @default {false}
+   */
+  utc?: boolean;
+  /**
+   * The clock: milliseconds since the epoch, fractions allowed. It dates
+   * the request and, read again at the end, times it. Tests pass a fake.
+   *
+   * @default {() => performance.timeOrigin + performance.now()}
+   */
+  clock?: () => number;
+}
+
+const encoder = new TextEncoder();
+const MONTHS = [
+  "Jan",
+  "Feb",
+  "Mar",
+  "Apr",
+  "May",
+  "Jun",
+  "Jul",
+  "Aug",
+  "Sep",
+  "Oct",
+  "Nov",
+  "Dec",
+];
+// Statuses whose responses carry no body, whatever the app yields.
+const NO_BODY = new Set([204, 205, 304]);
+// What Apache escapes: quote, backslash, and everything not printable ASCII.
+// deno-lint-ignore no-control-regex
+const UNSAFE = /["\\\x00-\x1f\x7f-\uffff]/;
+
+/**
+ * Logs every request in Common or Combined Log Format, with its duration.
+ *
+ * @param options Format, output, clock, time zone.
+ * @returns The middleware.
+ *
+ * @example Checking the line that a request produces
+ * ```ts
+ * import { accessLog } from "@wsgi/deno/middleware";
+ * import { Client } from "@wsgi/deno/testing";
+ * import assert from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const app = accessLog({
+ *   format: "common",
+ *   duration: false,
+ *   utc: true,
+ *   clock: () => Date.UTC(2000, 9, 10, 20, 55, 36),
+ *   output: (line) => lines.push(line),
+ * })((_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return ["Hello"];
+ * });
+ * await new Client(app).get("/hello?x=1");
+ * assert.deepEqual(lines, [
+ *   '127.0.0.1 - - [10/Oct/2000:20:55:36 +0000] "GET /hello?x=1 HTTP/1.1" 200 5',
+ * ]);
+ * ```
+ */
+export function accessLog(options: AccessLogOptions = {}): Middleware {
+  const combined = (options.format ?? "combined") === "combined";
+  if (
+    options.format !== undefined && !combined && options.format !== "common"
+  ) {
+    throw new TypeError(
+      `Cannot use access log format "${options.format}": use "common" or "combined"`,
+    );
+  }
+  const withDuration = options.duration ?? true;
+  const utc = options.utc ?? false;
+  const clock = options.clock ??
+    (() => performance.timeOrigin + performance.now());
+  const emit = lineWriter(options.output);
+
+  return (app) =>
+    function accessLog(environ, startResponse) {
+      const started = clock();
+      // Read what the client sent now: an inner middleware may rewrite the
+      // path, and the lazy keys cannot be read after the response is done.
+      const client = escape(String(environ.REMOTE_ADDR ?? "-"));
+      const request = escape(requestLine(environ));
+      const headers = combined
+        ? ` "${escape(environ.HTTP_REFERER || "-")}" "${
+          escape(environ.HTTP_USER_AGENT || "-")
+        }"`
+        : "";
+      let code = 0;
+      let sent = 0;
+      let done = false;
+
+      /** Writes the line once; `failed` marks an app that threw. */
+      const finish = (failed: boolean) => {
+        if (done) return;
+        done = true;
+        // Before any data went out, a failure becomes the server's 500.
+        const status = (failed && sent === 0) || code === 0 ? 500 : code;
+        const bytes = environ.REQUEST_METHOD === "HEAD" || NO_BODY.has(status)
+          ? 0
+          : sent;
+        // An authenticating middleware inside may have set REMOTE_USER.
+        const user = environ.REMOTE_USER;
+        let line = `${client} - ${
+          typeof user === "string" && user !== "" ? escape(user) : "-"
+        } [${timestamp(started, utc)}] "${request}" ${status} ${
+          bytes === 0 ? "-" : bytes
+        }${headers}`;
+        if (withDuration) {
+          line += ` ${Math.max(0, Math.round((clock() - started) * 1000))}`;
+        }
+        try {
+          emit(line);
+        } catch (error) {
+          // A broken log must not break the response.
+          environ["wsgi.errors"].write(
+            `[accessLog] cannot write the log line: ${formatError(error)}\n`,
+          );
+        }
+      };
+      const count = (bytes: number) => {
+        sent += bytes;
+      };
+
+      let result: Body | Promise<Body>;
+      try {
+        result = app(environ, (status, headers: Header[], excInfo) => {
+          const write = startResponse(status, headers, excInfo);
+          code = Number(status.slice(0, 3));
+          return (chunk: Chunk) => {
+            const written = write(chunk);
+            count(byteLength(chunk));
+            return written;
+          };
+        });
+      } catch (error) {
+        finish(true);
+        throw error;
+      }
+      if (isThenable<Body>(result)) {
+        return Promise.resolve(result).then(
+          (body) => logged(body, count, finish),
+          (error) => {
+            finish(true);
+            throw error;
+          },
+        );
+      }
+      return logged(result, count, finish);
+    };
+}
+
+/** The body, wrapped so that its bytes are counted and its end logged. */
+function logged(
+  body: Body,
+  count: (bytes: number) => void,
+  finish: (failed: boolean) => void,
+): Body {
+  if (Array.isArray(body)) {
+    // Keep the array (the server's fast path with a Content-Length): count
+    // it now and log when the server closes the copy.
+    for (const chunk of body) count(byteLength(chunk));
+    const inner = body as Body;
+    let closed = false;
+    return Object.assign(body.slice(), {
+      close() {
+        if (closed) return;
+        closed = true;
+        finish(false);
+        return inner.close?.();
+      },
+    });
+  }
+  if (body instanceof FileBody) {
+    // Keep the file fast path: the copy still is a FileBody to the server.
+    count(body.remaining() ?? 0);
+    const copy: FileBody = Object.create(body);
+    let closed = false;
+    copy.close = () => {
+      if (closed) return;
+      closed = true;
+      finish(false);
+      body.close();
+    };
+    return copy;
+  }
+  const source = body as Partial<AsyncIterable<Chunk> & Iterable<Chunk>>;
+  const isAsync = typeof source?.[Symbol.asyncIterator] === "function";
+  if (
+    (typeof body !== "object" && typeof body !== "function") ||
+    body === null || body instanceof Uint8Array ||
+    (!isAsync && typeof source[Symbol.iterator] !== "function")
+  ) {
+    // Not a body at all: the server answers 500 and there is nothing to close.
+    finish(true);
+    return body;
+  }
+
+  let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
+  let ended = false;
+  let closed = false;
+  const failed = (error: unknown): never => {
+    ended = true;
+    finish(true);
+    throw error;
+  };
+  const step = (result: IteratorResult<Chunk>) => {
+    if (result.done) {
+      ended = true;
+      finish(false);
+    } else count(byteLength(result.value));
+    return result;
+  };
+  const next = () => {
+    let result;
+    try {
+      result = iterator!.next();
+    } catch (error) {
+      return failed(error);
+    }
+    return isThenable<IteratorResult<Chunk>>(result)
+      ? Promise.resolve(result).then(step, failed)
+      : step(result);
+  };
+  const wrapper = {
+    [isAsync ? Symbol.asyncIterator : Symbol.iterator]() {
+      iterator = isAsync
+        ? source[Symbol.asyncIterator]!()
+        : source[Symbol.iterator]!();
+      return { next };
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      finish(false);
+      if (typeof body.close === "function") return body.close();
+      if (!ended) return iterator?.return?.();
+    },
+  };
+  return wrapper as unknown as Body;
+}
+
+/** `GET /path?query HTTP/1.1`, the path as the client sent it. */
+function requestLine(environ: Environ): string {
+  let uri = environ.RAW_URI;
+  if (typeof uri !== "string") {
+    uri = encodeURI((environ.SCRIPT_NAME ?? "") + (environ.PATH_INFO ?? ""));
+    if (environ.QUERY_STRING) uri += `?${environ.QUERY_STRING}`;
+  }
+  return `${environ.REQUEST_METHOD} ${uri} ${environ.SERVER_PROTOCOL}`;
+}
+
+/** `10/Oct/2000:13:55:36 -0700`. */
+function timestamp(time: number, utc: boolean): string {
+  const date = new Date(Math.floor(time));
+  const offset = utc ? 0 : -date.getTimezoneOffset();
+  const local = new Date(date.getTime() + offset * 60_000);
+  const abs = Math.abs(offset);
+  return `${pad(local.getUTCDate())}/${MONTHS[local.getUTCMonth()]}/` +
+    `${local.getUTCFullYear()}:${pad(local.getUTCHours())}:` +
+    `${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())} ` +
+    `${offset < 0 ? "-" : "+"}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`;
+}
+
+function pad(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** Escapes a field the way Apache does, so that it cannot forge a line. */
+function escape(text: string): string {
+  if (!UNSAFE.test(text)) return text;
+  let out = "";
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (char === '"' || char === "\\") out += `\\${char}`;
+    else if (code >= 0x20 && code < 0x7f) out += char;
+    else if (code <= 0xff) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else {
+      // Not a native string; log its UTF-8 bytes.
+      for (const byte of encoder.encode(char)) {
+        out += `\\x${byte.toString(16).padStart(2, "0")}`;
+      }
+    }
+  }
+  return out;
+}
+
+/** The number of bytes a chunk is sent as (0 for what is not a chunk). */
+function byteLength(chunk: unknown): number {
+  if (chunk instanceof Uint8Array) return chunk.length;
+  if (typeof chunk !== "string") return 0;
+  let bytes = chunk.length;
+  for (let i = 0; i < chunk.length; i++) {
+    const code = chunk.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (
+      code >= 0xd800 && code < 0xdc00 &&
+      (chunk.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      // A surrogate pair: four bytes for two UTF-16 units.
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+/** Turns the output option into a function that writes one line. */
+function lineWriter(output?: AccessLogOutput): (line: string) => void {
+  if (typeof output === "function") return output;
+  const writer = output ?? Deno.stdout;
+  if (typeof writer?.writeSync !== "function") {
+    throw new TypeError(
+      "Cannot write the access log: output must be a function or have writeSync(), like Deno.stdout",
+    );
+  }
+  return (line) => {
+    const bytes = encoder.encode(line + "\n");
+    for (let written = 0; written < bytes.length;) {
+      written += writer.writeSync(bytes.subarray(written));
+    }
+  };
+}
+
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return value !== null && typeof value === "object" &&
+    typeof (value as PromiseLike<T>).then === "function";
+}
