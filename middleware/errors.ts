@@ -112,10 +112,17 @@ export function errors(options: ErrorsOptions = {}): Middleware {
         if (error instanceof BodyTooLargeError) throw error;
         reportSafely(report, error, environ);
         try {
-          startResponse("500 Internal Server Error", [
-            ["Content-Type", contentType],
-            ["Content-Length", String(body.length)],
-          ], error);
+          // excInfo is an Error by contract; a thrown string is wrapped.
+          startResponse(
+            "500 Internal Server Error",
+            [
+              ["Content-Type", contentType],
+              ["Content-Length", String(body.length)],
+            ],
+            error instanceof Error
+              ? error
+              : new Error(String(error), { cause: error }),
+          );
         } catch {
           // The headers went out: only the server can end this response.
           throw error;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { App, Body } from "../../mod.ts";
 import { accessLog } from "../../middleware/access_log.ts";
 import { errors } from "../../middleware/errors.ts";
+import { validator } from "../../middleware/validator.ts";
 import { buildEnviron, Client } from "../../testing.ts";
 import { errorLog } from "../_helpers.ts";
 
@@ -252,4 +253,18 @@ Deno.test("errors() inside accessLog() lets the log show the 500", async () => {
   const response = await new Client(app).get("/");
   assert.equal(response.status, 500);
   assert.match(lines[0], /"GET \/ HTTP\/1\.1" 500 22$/);
+});
+
+Deno.test("errors() passes the validator when the app throws something other than an Error", async () => {
+  const log: string[] = [];
+  const app = validator()(
+    errors()(() => {
+      throw "a string";
+    }),
+  );
+  const response = await new Client(app, {
+    errors: (text) => void log.push(text),
+  }).get("/");
+  assert.equal(response.status, 500);
+  assert.equal(log.join("").includes("exc-info"), false);
 });
