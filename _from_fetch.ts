@@ -105,15 +105,15 @@ function toRequest(environ: Environ, fullPath: boolean): Request {
     quoteNative(path, "/;=,:@!$&'()*+")
   }${query}`;
   const headers = new Headers();
-  for (const [key, value] of Object.entries(environ)) {
-    if (typeof value !== "string") continue;
-    if (key.startsWith("HTTP_")) {
-      headers.append(key.slice(5).toLowerCase().replaceAll("_", "-"), value);
-    } else if (key === "CONTENT_TYPE") {
-      headers.set("content-type", value);
-    } else if (key === "CONTENT_LENGTH") {
-      headers.set("content-length", value);
-    }
+  // Keys first: reading every value would make deno.signal.
+  for (const key of Object.keys(environ)) {
+    const name = key.startsWith("HTTP_")
+      ? key.slice(5).toLowerCase().replaceAll("_", "-")
+      : key === "CONTENT_TYPE" || key === "CONTENT_LENGTH"
+      ? key.toLowerCase().replace("_", "-")
+      : undefined;
+    const value = name === undefined ? undefined : environ[key];
+    if (typeof value === "string") headers.append(name!, value);
   }
   const method = environ.REQUEST_METHOD;
   const hasBody = method !== "GET" && method !== "HEAD";

@@ -584,6 +584,15 @@ export class Exchange implements SignalSource {
     this.#releaseWriters();
     while (!this.#streamDone) {
       const iterator = this.#iterator;
+      // Everything Content-Length promised is out: the rest of the body
+      // would be dropped, so stop reading it (a ranged file, say).
+      if (
+        iterator !== undefined && this.#contentLength >= 0 &&
+        this.#sent >= this.#contentLength
+      ) {
+        this.#finish();
+        return;
+      }
       if (iterator === undefined) {
         // The app is still running (it called write()); wait for more data
         // or for its body.

@@ -58,9 +58,8 @@
  * `wsgiref`, the validator gives every body a `close()`, arrays included,
  * so a middleware must close what its inner app returned.
  *
- * **Environ keys.** Reads all of them (`Object.keys`: under `serve()` this
- * reads `deno.signal` too, and Deno prints its one-time notice about
- * `request.signal`). Replaces `wsgi.input` and `wsgi.errors` with checking
+ * **Environ keys.** Reads all of them but the dotted extension keys.
+ * Replaces `wsgi.input` and `wsgi.errors` with checking
  * wrappers around the originals; writes nothing else.
  *
  * @example Validating an app under test

@@ -456,3 +456,28 @@ Deno.test("serve() explains a header read from an environ kept past its request"
   // What was filled in while the request ran stays readable.
   assert.equal(kept!.PATH_INFO, "/");
 });
+
+Deno.test("serve() stops reading a body once its Content-Length is sent, and closes it", async () => {
+  const log = errorLog();
+  let pulled = 0;
+  let closed = 0;
+  const app: App = (_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"], [
+      "Content-Length",
+      "5",
+    ]]);
+    const body = (function* () {
+      for (let i = 0; i < 1000; i++) {
+        pulled++;
+        yield "01234";
+      }
+    })();
+    return Object.assign(body, { close: () => void closed++ });
+  };
+  await withServer(app, async (server) => {
+    assert.equal(await (await fetch(server.url)).text(), "01234");
+  }, { errors: log.sink });
+  assert.ok(pulled <= 2, `read ${pulled} chunks for 5 bytes`);
+  assert.equal(closed, 1);
+  assert.equal(log.text(), "");
+});
