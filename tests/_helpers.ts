@@ -1,5 +1,23 @@
 /** Helpers shared by the test suites. */
-import { type AppLike, serve, type ServeOptions, type Server } from "../mod.ts";
+import {
+  type AppLike,
+  serve,
+  type ServeOptions,
+  type Server,
+  toApp,
+} from "../mod.ts";
+import { validator } from "../middleware/validator.ts";
+import { Client, type ClientOptions } from "../testing.ts";
+
+/**
+ * A test client whose app runs under the validator, so that a middleware
+ * test also checks that its subject keeps both sides of the contract.
+ */
+export class LintedClient extends Client {
+  constructor(app: AppLike, options?: ClientOptions) {
+    super(validator()(toApp(app)), options);
+  }
+}
 
 /** An error sink that keeps what it is given, for assertions on the log. */
 export function errorLog(): {

@@ -3,8 +3,10 @@ import type { App, Body } from "../../mod.ts";
 import { accessLog } from "../../middleware/access_log.ts";
 import { errors } from "../../middleware/errors.ts";
 import { validator } from "../../middleware/validator.ts";
-import { buildEnviron, Client } from "../../testing.ts";
+import { buildEnviron } from "../../testing.ts";
 import { errorLog } from "../_helpers.ts";
+// Every client here runs its subject under the validator.
+import { LintedClient as Client } from "../_helpers.ts";
 
 /** A client for `errors()(app)` whose error output is kept. */
 function clientFor(app: App, options: Parameters<typeof errors>[0] = {}) {

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import type { App, Environ } from "../../mod.ts";
 import { httpProxy } from "../../middleware/http_proxy.ts";
-import { buildEnviron, Client } from "../../testing.ts";
+import { buildEnviron } from "../../testing.ts";
 import { shiftPathInfo } from "../../util.ts";
 import { errorLog, parseRaw, rawRequest, withServer } from "../_helpers.ts";
+// Every client here runs its subject under the validator.
+import { LintedClient as Client } from "../_helpers.ts";
 
 interface Echo {
   method: string;
