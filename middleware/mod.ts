@@ -37,3 +37,5 @@ export { errors } from "./errors.ts";
 export type { ErrorsOptions } from "./errors.ts";
 export { httpProxy } from "./http_proxy.ts";
 export type { HttpProxyOptions } from "./http_proxy.ts";
+export { staticFiles } from "./static_files.ts";
+export type { StaticFilesOptions } from "./static_files.ts";
