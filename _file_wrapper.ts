@@ -11,14 +11,25 @@ export class FileBody implements AsyncIterable<Uint8Array> {
   readonly readable: ReadableStream<Uint8Array>;
   /** The file, when one was given (for its size). */
   readonly file: FileLike;
+  // Once its stream is read, a Deno.FsFile is closed by the stream: at its
+  // end, or when it is cancelled.
+  #streamed = false;
+  #iterator: AsyncIterator<Uint8Array> | undefined;
 
   constructor(file: FileLike) {
     this.file = file;
     this.readable = file instanceof ReadableStream ? file : file.readable;
   }
 
+  /** The stream, for `Deno.serve` to send on its own. */
+  send(): ReadableStream<Uint8Array> {
+    this.#streamed = true;
+    return this.readable;
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return this.readable[Symbol.asyncIterator]();
+    this.#streamed = true;
+    return this.#iterator ??= this.readable[Symbol.asyncIterator]();
   }
 
   /** Bytes left to send when the file can tell, else undefined. */
@@ -35,13 +46,20 @@ export class FileBody implements AsyncIterable<Uint8Array> {
     }
   }
 
-  /** Closes the file; a file that its stream already closed is left alone. */
-  close(): void {
+  /**
+   * Releases the file. A stream cut short is cancelled, which closes a
+   * `Deno.FsFile`; another file-like is closed through its own `close()`.
+   * Closing an `FsFile` whose stream already did would throw, and a throw
+   * costs more than sending a small file.
+   */
+  async close(): Promise<void> {
+    await this.#iterator?.return?.();
     const file = this.file;
     if (file instanceof ReadableStream) {
-      if (!file.locked) file.cancel().catch(() => {});
+      if (!file.locked) await file.cancel();
       return;
     }
+    if (this.#streamed && file instanceof Deno.FsFile) return;
     try {
       file.close?.();
     } catch (error) {

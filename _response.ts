@@ -502,7 +502,7 @@ export class Exchange implements SignalSource {
     void this.#environ.REMOTE_ADDR;
     let response: Response;
     try {
-      response = new Response(body.readable, this.#init());
+      response = new Response(body.send(), this.#init());
     } catch (error) {
       return this.#fail(error);
     }

@@ -18,7 +18,7 @@
  * --rounds N         rounds (default 3)
  * --duration S       seconds of measured load per run (default 5)
  * --warmup S         seconds of unmeasured load before it (default 1)
- * --connections C    wrk connections (default 50)
+ * --connections C    wrk connections (default 50; the 64 MiB file rows use 4)
  * --only a,b         only these servers (their baselines are added)
  * --markdown FILE    also write the table, date, machine and command to FILE
  * ```
@@ -27,12 +27,14 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { Buffer } from "node:buffer";
 import { CHUNKS } from "./apps/_body.ts";
+import { FILES, FILES_ENV } from "./apps/_files.ts";
 
 // ---------------------------------------------------------------------------
 // What is measured.
 
-type Kind = "hello" | "stream";
+type Kind = "hello" | "stream" | "file1m" | "file64m";
 
 interface Server {
   /** The name used by `--only` and in the table. */
@@ -44,10 +46,20 @@ interface Server {
   args: string[];
   /** The smallest acceptable ratio to the baseline, when there is a target. */
   target?: number;
+  /** The path requested, when not `/`. */
+  path?: string;
+  /** wrk connections, when this kind needs its own number (--connections otherwise). */
+  connections?: number;
 }
 
 // Apps are started with only the permissions a server needs.
 const NET = "--allow-net=127.0.0.1";
+// The file rows read the files the harness makes in a temp dir.
+const TMP = Deno.env.get("TMPDIR") || "/tmp";
+const FILE_PERMISSIONS = [`--allow-read=${TMP}`, `--allow-env=${FILES_ENV}`];
+// 64 MiB responses take tens of milliseconds each: with 50 connections wrk
+// would queue them past its 2 s timeout and measure the queue.
+const FILE64M_CONNECTIONS = 4;
 const app = (file: string) =>
   fileURLToPath(new URL(`./apps/${file}`, import.meta.url));
 
@@ -112,15 +124,91 @@ const SERVERS: Server[] = [
     args: ["run", NET, app("wsgi_stream.ts")],
     target: 0.90,
   },
+  {
+    name: "raw-file1m",
+    kind: "file1m",
+    label: "raw `Deno.serve`, a 1 MiB file from `Deno.open(path).readable`",
+    args: ["run", NET, ...FILE_PERMISSIONS, app("raw_file.ts")],
+    path: "/file1m.bin",
+  },
+  {
+    name: "wsgi-static-1m",
+    kind: "file1m",
+    label: "`serve()` + `staticFiles()`, the same 1 MiB file",
+    args: ["run", NET, ...FILE_PERMISSIONS, app("wsgi_static.ts")],
+    path: "/file1m.bin",
+    target: 0.90,
+  },
+  {
+    name: "raw-file64m",
+    kind: "file64m",
+    label: "raw `Deno.serve`, a 64 MiB file from `Deno.open(path).readable`",
+    args: ["run", NET, ...FILE_PERMISSIONS, app("raw_file.ts")],
+    path: "/file64m.bin",
+    connections: FILE64M_CONNECTIONS,
+  },
+  {
+    name: "wsgi-static-64m",
+    kind: "file64m",
+    label: "`serve()` + `staticFiles()`, the same 64 MiB file",
+    args: ["run", NET, ...FILE_PERMISSIONS, app("wsgi_static.ts")],
+    path: "/file64m.bin",
+    connections: FILE64M_CONNECTIONS,
+    target: 0.90,
+  },
 ];
 
 const baselineOf = (kind: Kind) => SERVERS.find((s) => s.kind === kind)!;
 
-/** What a correct server answers, checked once before loading it. */
-const EXPECTED: Record<Kind, Uint8Array> = {
+/**
+ * What a correct server answers, checked once before loading it. The file
+ * kinds get their bytes when the files are made.
+ */
+const EXPECTED: Partial<Record<Kind, Uint8Array>> = {
   hello: new TextEncoder().encode("Hello, World!"),
   stream: concat(CHUNKS),
 };
+
+/** The file of each file kind, by the name it is served under. */
+const FILE_OF: Partial<Record<Kind, string>> = {
+  file1m: "file1m.bin",
+  file64m: "file64m.bin",
+};
+
+/**
+ * Writes the files the chosen servers serve into a new temp dir, records
+ * their bytes in {@linkcode EXPECTED} and the dir in `$WSGI_BENCH_FILES`
+ * (which the servers inherit). Returns the dir, or undefined when no
+ * chosen server serves files.
+ */
+async function makeFiles(servers: Server[]): Promise<string | undefined> {
+  const kinds = new Set(servers.map((s) => s.kind).filter((k) => FILE_OF[k]));
+  if (kinds.size === 0) return undefined;
+  const dir = await Deno.makeTempDir({ dir: TMP, prefix: "wsgi_bench_" });
+  // Random, so that nothing on the way could compress or dedupe it.
+  const block = crypto.getRandomValues(new Uint8Array(65536));
+  for (const kind of kinds) {
+    const name = FILE_OF[kind]!;
+    const bytes = new Uint8Array(FILES[name]);
+    for (let at = 0; at < bytes.length; at += block.length) {
+      bytes.set(block, at);
+      bytes[at] = at / block.length; // every block differs
+    }
+    await Deno.writeFile(`${dir}/${name}`, bytes);
+    EXPECTED[kind] = bytes;
+  }
+  Deno.env.set(FILES_ENV, dir);
+  return dir;
+}
+
+/** The dir of {@linkcode makeFiles}, removed on every exit path. */
+let filesDir: string | undefined;
+
+async function removeFiles(): Promise<void> {
+  const dir = filesDir;
+  filesDir = undefined;
+  if (dir !== undefined) await Deno.remove(dir, { recursive: true });
+}
 
 // ---------------------------------------------------------------------------
 // Options.
@@ -316,13 +404,18 @@ async function start(server: Server): Promise<Running> {
   }
 }
 
+/** The URL a server is loaded at. */
+function urlOf(server: Server, running: Running): string {
+  return new URL(server.path ?? "/", running.url).href;
+}
+
 /** One request, checked, so that a broken server fails loudly instead of benching fast 500s. */
 async function check(server: Server, running: Running): Promise<void> {
-  const response = await fetch(running.url, {
+  const response = await fetch(urlOf(server, running), {
     signal: AbortSignal.timeout(10_000),
   });
   const body = new Uint8Array(await response.arrayBuffer());
-  const expected = EXPECTED[server.kind];
+  const expected = EXPECTED[server.kind]!;
   if (response.status !== 200 || !equal(body, expected)) {
     throw new Error(
       `${server.name}: expected 200 with ${expected.length} bytes, got ` +
@@ -517,8 +610,11 @@ async function main(args: string[]): Promise<void> {
   const options = parseOptions(args);
   const loadBefore = await loadAverage();
   const { servers, rounds, duration, warmup, connections } = options;
+  const own = servers.filter((s) => s.connections !== undefined)
+    .map((s) => `${s.name} -c${s.connections}`);
   const load =
-    `wrk -t1 -c${connections} -d${duration}s --latency, after a ${warmup} s warm-up`;
+    `wrk -t1 -c${connections} -d${duration}s --latency, after a ${warmup} s warm-up` +
+    (own.length === 0 ? "" : ` (${own.join(", ")})`);
   console.log(
     `${servers.length} server(s) x ${rounds} round(s); ${load}; ` +
       `about ${
@@ -526,18 +622,21 @@ async function main(args: string[]): Promise<void> {
       } min`,
   );
 
+  filesDir = await makeFiles(servers);
   const results: Results = [];
   for (let round = 1; round <= rounds; round++) {
     const measured: Record<string, Measured> = {};
     for (const server of servers) {
       const running = await start(server);
       const pid = running.child.pid;
+      const url = urlOf(server, running);
+      const conns = server.connections ?? connections;
       try {
         await check(server, running);
         // The warm-up lets V8 optimize the hot path before it is measured.
-        if (warmup > 0) await wrk(running.url, warmup, connections);
+        if (warmup > 0) await wrk(url, warmup, conns);
         const cpuBefore = await cpuSeconds(pid);
-        const sample = await wrk(running.url, duration, connections);
+        const sample = await wrk(url, duration, conns);
         const cpu = await cpuSeconds(pid) - cpuBefore;
         measured[server.name] = {
           ...sample,
@@ -593,14 +692,16 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  // A memcmp: the file rows check 64 MiB.
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength)
+    .equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
 if (import.meta.main) {
   // Ctrl-C or a kill must not leave servers or wrk running.
   for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
     Deno.addSignalListener(signal, () => {
-      stopAll().finally(() => Deno.exit(128 + number));
+      stopAll().then(removeFiles).finally(() => Deno.exit(128 + number));
     });
   }
   let code = 0;
@@ -611,6 +712,7 @@ if (import.meta.main) {
     code = 1;
   } finally {
     await stopAll();
+    await removeFiles();
   }
   Deno.exit(code);
 }

@@ -270,17 +270,18 @@ function logged(
     });
   }
   if (body instanceof FileBody) {
-    // Keep the file fast path: the copy still is a FileBody to the server.
+    // Keep the file fast path: the body stays the FileBody the server knows,
+    // with its close() wrapped in place.
     count(body.remaining() ?? 0);
-    const copy: FileBody = Object.create(body);
+    const close = body.close.bind(body);
     let closed = false;
-    copy.close = () => {
+    body.close = async () => {
       if (closed) return;
       closed = true;
       finish(false);
-      body.close();
+      await close();
     };
-    return copy;
+    return body;
   }
   const source = body as Partial<AsyncIterable<Chunk> & Iterable<Chunk>>;
   const isAsync = typeof source?.[Symbol.asyncIterator] === "function";

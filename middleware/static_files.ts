@@ -59,11 +59,10 @@
  *   decides what a 404 looks like, and nothing tells an attacker which rule
  *   stopped them.
  * - `realpath`, `stat` and `open` are synchronous: on a local disk they
- *   take microseconds, where each async op costs about 50 µs of thread hops
- *   (three of them made a 1 MiB response a quarter slower). A hit is thus
- *   answered without a promise; reading the file stays asynchronous. On a
- *   slow network file system these calls would block the event loop; serve
- *   such files otherwise.
+ *   take a few microseconds each, where an async op costs about 50 µs of
+ *   thread hops. A hit is thus answered without a promise; reading the file
+ *   stays asynchronous. On a slow network file system these calls would
+ *   block the event loop; serve such files otherwise.
  * - The whole file, and a range that runs to its end, are sent from the
  *   file's own stream (`wsgi.file_wrapper`'s fast path, no JavaScript per
  *   chunk); a range that stops earlier goes through a stream that reads
@@ -523,6 +522,8 @@ function serveFile(
   }
   try {
     if (range === undefined) {
+      // HEAD too: the server drops the body of a HEAD response, and an
+      // empty body under this Content-Length would count as cut short.
       headers.push(["Content-Length", String(size)]);
       startResponse("200 OK", headers);
       return wrap(environ, file);

@@ -6,8 +6,11 @@
 import assert from "node:assert/strict";
 import type { App, Body } from "../../mod.ts";
 import { staticFiles } from "../../middleware/static_files.ts";
-import { buildEnviron, Client } from "../../testing.ts";
+import { validator } from "../../middleware/validator.ts";
+import { buildEnviron } from "../../testing.ts";
 import { errorLog, parseRaw, rawRequest, withServer } from "../_helpers.ts";
+// Every client here runs its subject under the validator.
+import { LintedClient as Client } from "../_helpers.ts";
 
 const SECRET = `TOP-SECRET-${crypto.randomUUID()}`;
 
@@ -357,9 +360,21 @@ Deno.test("staticFiles() picks the content type by extension", async () => {
   });
 });
 
+/**
+ * Asserts that the log holds nothing but the validator's warning about a
+ * relative Location: the redirects are relative on purpose (RFC 9110 allows
+ * it, and they do not depend on a Host header).
+ */
+function assertOnlyRelativeLocations(text: string): void {
+  for (const line of text.split("\n").filter((l) => l !== "")) {
+    assert.match(line, /\[location-absolute\]$/);
+  }
+}
+
 Deno.test("staticFiles() serves a directory's index and redirects to the slash form", async () => {
   await withTree(async ({ root }) => {
-    const client = new Client(staticFiles(root)(inner));
+    const log = errorLog();
+    const client = new Client(staticFiles(root)(inner), { errors: log.sink });
     assert.equal((await client.get("/")).text(), "<h1>root index</h1>");
     assert.equal((await client.get("/sub/")).text(), "<h1>sub index</h1>");
     assert.equal((await client.get("/sub//")).text(), "<h1>sub index</h1>");
@@ -387,6 +402,8 @@ Deno.test("staticFiles() serves a directory's index and redirects to the slash f
     assert.match((await noIndex.get("/sub/")).text(), /^fallthrough/);
     const other = new Client(staticFiles(root, { index: "page.css" })(inner));
     assert.equal((await other.get("/sub/")).text(), "body{}");
+    assert.match(log.text(), /location-absolute/);
+    assertOnlyRelativeLocations(log.text());
   });
 });
 
@@ -428,7 +445,8 @@ Deno.test("staticFiles() sends Cache-Control from maxAge or a string", async () 
 
 Deno.test("staticFiles() falls through on a miss and for other methods", async () => {
   await withTree(async ({ root }) => {
-    const client = new Client(staticFiles(root)(inner));
+    // Validated on the inside too: the app it falls through to is used properly.
+    const client = new Client(staticFiles(root)(validator()(inner)));
     const miss = await client.get("/missing.txt");
     assert.equal(miss.status, 404);
     assert.equal(miss.text(), 'fallthrough "/missing.txt"');
@@ -479,7 +497,11 @@ Deno.test("staticFiles() answers 416 and 206 over a real socket with exact lengt
 
 Deno.test("staticFiles() serves only under its prefix", async () => {
   await withTree(async ({ root }) => {
-    const client = new Client(staticFiles(root, { prefix: "/assets/" })(inner));
+    const log = errorLog();
+    const client = new Client(
+      staticFiles(root, { prefix: "/assets/" })(inner),
+      { errors: log.sink },
+    );
     assert.equal(
       (await client.get("/assets/hello.txt")).text(),
       "Hello, static\n",
@@ -495,6 +517,7 @@ Deno.test("staticFiles() serves only under its prefix", async () => {
     // `..` back out of the prefix leaves the path to the app.
     const out = await client.get("/assets/..%2Fhello.txt");
     assert.match(out.text(), /^fallthrough/);
+    assertOnlyRelativeLocations(log.text());
   });
 });
 
