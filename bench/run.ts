@@ -29,12 +29,13 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { CHUNKS } from "./apps/_body.ts";
+import { ROUTED_PATH } from "./apps/_routes.ts";
 import { FILES, FILES_ENV } from "./apps/_files.ts";
 
 // ---------------------------------------------------------------------------
 // What is measured.
 
-type Kind = "hello" | "stream" | "file1m" | "file64m";
+type Kind = "hello" | "stream" | "file1m" | "file64m" | "router";
 
 interface Server {
   /** The name used by `--only` and in the table. */
@@ -156,6 +157,21 @@ const SERVERS: Server[] = [
     connections: FILE64M_CONNECTIONS,
     target: 0.90,
   },
+  {
+    name: "router-1",
+    kind: "router",
+    label: "`Router` with 1 route (baseline of the router rows)",
+    args: ["run", NET, app("router_1.ts")],
+    path: ROUTED_PATH,
+  },
+  {
+    name: "router-100",
+    kind: "router",
+    label: "`Router` with 100 routes, hitting the last",
+    args: ["run", NET, app("router_100.ts")],
+    path: ROUTED_PATH,
+    target: 0.95,
+  },
 ];
 
 const baselineOf = (kind: Kind) => SERVERS.find((s) => s.kind === kind)!;
@@ -167,6 +183,7 @@ const baselineOf = (kind: Kind) => SERVERS.find((s) => s.kind === kind)!;
 const EXPECTED: Partial<Record<Kind, Uint8Array>> = {
   hello: new TextEncoder().encode("Hello, World!"),
   stream: concat(CHUNKS),
+  router: new TextEncoder().encode("Hello, World!"),
 };
 
 /** The file of each file kind, by the name it is served under. */
