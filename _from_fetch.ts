@@ -6,6 +6,7 @@
 import type { App, Body, Environ, Header } from "./mod.ts";
 import { REASONS } from "./_status.ts";
 import { quoteNative } from "./util.ts";
+import { HOP_BY_HOP } from "./_headers.ts";
 
 /** A fetch-style handler: Hono's `app.fetch`, Oak's `app.handle`, ... */
 export type FetchLike = (
@@ -25,17 +26,6 @@ export interface FromFetchOptions {
   fullPath?: boolean;
 }
 
-// RFC 9110 7.6.1: these describe one connection, not the message.
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailers",
-  "transfer-encoding",
-  "upgrade",
-]);
 const READ_SIZE = 65536;
 
 /**

@@ -11,6 +11,7 @@ import { BodyTooLargeError, concat } from "./_input.ts";
 import { FileBody } from "./_file_wrapper.ts";
 import { REASONS } from "./_status.ts";
 import type { SignalSource } from "./_environ.ts";
+import { HOP_BY_HOP } from "./_headers.ts";
 
 const encoder = new TextEncoder();
 
@@ -20,17 +21,6 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FORBIDDEN_IN_VALUE = /[\0\r\n]|[^\0-\xff]/;
 // RFC 9112 4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ).
 const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
-// RFC 9110 7.6.1: these describe one connection, which the server owns.
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailers",
-  "transfer-encoding",
-  "upgrade",
-]);
 // Statuses whose responses never have a body (a Response refuses one).
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 

@@ -68,6 +68,7 @@ import type {
   Write,
 } from "../mod.ts";
 import { FileBody } from "../_file_wrapper.ts";
+import { concat } from "../_input.ts";
 
 /** A content coding that {@linkcode compress} can produce. */
 export type Coding = "gzip" | "deflate";
@@ -699,19 +700,6 @@ function toBytes(chunk: unknown): Uint8Array {
       chunk === null ? "null" : typeof chunk
     }`,
   );
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 function noStart(): TypeError {

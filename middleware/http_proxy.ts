@@ -76,6 +76,7 @@ import type {
 } from "../mod.ts";
 import { escapeControls, formatError } from "../_errors.ts";
 import { REASONS } from "../_status.ts";
+import { HOP_BY_HOP as SERVER_HOP_BY_HOP } from "../_headers.ts";
 
 /** Options of {@linkcode httpProxy}. */
 export interface HttpProxyOptions {
@@ -90,18 +91,12 @@ export interface HttpProxyOptions {
   rewriteLocation?: boolean;
 }
 
-// RFC 9110 7.6.1, and the Proxy-Connection of old clients.
+// The server's hop-by-hop headers, and those that proxies also meet: the
+// Proxy-Connection of old clients and the singular Trailer.
 const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
+  ...SERVER_HOP_BY_HOP,
   "proxy-connection",
-  "te",
   "trailer",
-  "trailers",
-  "transfer-encoding",
-  "upgrade",
 ]);
 // Request headers the proxy sets itself: Host is the upstream's, and
 // Deno.serve already answered any `Expect: 100-continue`.

@@ -90,6 +90,7 @@ import type {
   Write,
 } from "../mod.ts";
 import { describe, escapeControls } from "../_errors.ts";
+import { HOP_BY_HOP } from "../_headers.ts";
 
 /** The name of each check, as {@linkcode ValidatorError.rule} gives it. */
 export type ValidatorRule =
@@ -253,17 +254,6 @@ const NOT_NATIVE = /[^\0-\xff]/;
 const REASON = /^[\t\x20-\x7e\x80-\xff]+$/;
 // RFC 9110 8.8.3: entity-tag = [ %s"W/" ] DQUOTE *etagc DQUOTE.
 const ETAG = /^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/;
-// The hop-by-hop headers of wsgiref.util.is_hop_by_hop (RFC 2616 13.5.1).
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailers",
-  "transfer-encoding",
-  "upgrade",
-]);
 // RFC 9110 9.3, plus PATCH (RFC 5789), as wsgiref lists them.
 const METHODS = new Set([
   "GET",
