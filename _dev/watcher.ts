@@ -1,0 +1,156 @@
+/**
+ * The dev server's watcher: which files make up the app, and when they
+ * change.
+ *
+ * The app's local module graph comes from `deno info --json` (the same
+ * resolver that loads the app, import maps included), so a change to any
+ * module the app imports, directly or not, is seen, and files that are not
+ * part of the app are not. Directories are watched rather than files,
+ * because editors save by writing a new file and renaming it over the old
+ * one, which ends a watch on the file itself. A burst of events (an
+ * editor's save, a `git checkout`) becomes one change, after a quiet spell.
+ *
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Options of {@linkcode ModuleWatcher}. */
+export interface WatcherOptions {
+  /** More files or directories to watch (directories recursively). */
+  extraPaths?: string[];
+  /** Paths matching any of these are ignored. */
+  ignore?: RegExp[];
+  /**
+   * Quiet time in milliseconds after the last event before a change is
+   * reported.
+   *
+   * @default {50}
+   */
+  debounceMs?: number;
+  /** Called once per burst of changes, with the paths that changed. */
+  onChange: (paths: string[]) => void;
+}
+
+/**
+ * The local files of `entry`'s module graph, absolute paths, `entry`
+ * first. Remote, `npm:` and `jsr:` modules are left out: they do not change
+ * while one develops. A graph that cannot be built (a syntax error, a
+ * missing import) still yields `entry` and the files it could resolve.
+ */
+export async function localModuleGraph(entry: string): Promise<string[]> {
+  const root = resolve(entry);
+  const { stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", root],
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).output();
+  const files = new Set([root]);
+  try {
+    const info = JSON.parse(new TextDecoder().decode(stdout)) as {
+      modules?: { specifier: string }[];
+    };
+    for (const { specifier } of info.modules ?? []) {
+      if (specifier.startsWith("file:")) files.add(fileURLToPath(specifier));
+    }
+  } catch {
+    // No graph at all: the entry alone is still worth watching.
+  }
+  return [...files];
+}
+
+/**
+ * Watches an app's local module graph plus extra paths, and reports each
+ * burst of changes once.
+ */
+export class ModuleWatcher {
+  #entry: string;
+  #options: WatcherOptions;
+  #files = new Set<string>();
+  #extra: string[];
+  #watchers: Deno.FsWatcher[] = [];
+  #pending = new Set<string>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(entry: string, options: WatcherOptions) {
+    this.#entry = resolve(entry);
+    this.#options = options;
+    this.#extra = (options.extraPaths ?? []).map((path) => resolve(path));
+  }
+
+  /** The files being watched now, the graph's and the extra ones. */
+  get files(): string[] {
+    return [...this.#files];
+  }
+
+  /**
+   * Works out the module graph (again) and watches what it holds. Call it
+   * after each reload: the app may import new modules.
+   */
+  async refresh(): Promise<void> {
+    const files = await localModuleGraph(this.#entry);
+    if (this.#closed) return;
+    const next = new Set(files);
+    const directories = new Set(files.map((file) => dirname(file)));
+    const same = next.size === this.#files.size &&
+      files.every((file) => this.#files.has(file));
+    this.#files = next;
+    if (same && this.#watchers.length > 0) return;
+    this.#stopWatching();
+    this.#watch([...directories], false);
+    if (this.#extra.length > 0) this.#watch(this.#extra, true);
+  }
+
+  #watch(paths: string[], recursive: boolean): void {
+    const watcher = Deno.watchFs(paths, { recursive });
+    this.#watchers.push(watcher);
+    (async () => {
+      try {
+        for await (const event of watcher) this.#seen(event);
+      } catch (error) {
+        // Closing a watcher ends its iteration; anything else is news.
+        if (!(error instanceof Deno.errors.BadResource)) throw error;
+      }
+    })();
+  }
+
+  #seen(event: Deno.FsEvent): void {
+    if (event.kind === "access" || this.#closed) return;
+    for (const path of event.paths) {
+      if (!this.#relevant(path)) continue;
+      this.#pending.add(path);
+    }
+    if (this.#pending.size === 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      const paths = [...this.#pending];
+      this.#pending.clear();
+      this.#timer = undefined;
+      this.#options.onChange(paths);
+    }, this.#options.debounceMs ?? 50);
+  }
+
+  #relevant(path: string): boolean {
+    if (this.#options.ignore?.some((pattern) => pattern.test(path))) {
+      return false;
+    }
+    return this.#files.has(path) ||
+      this.#extra.some((extra) =>
+        path === extra || path.startsWith(extra + "/")
+      );
+  }
+
+  #stopWatching(): void {
+    for (const watcher of this.#watchers) watcher.close();
+    this.#watchers = [];
+  }
+
+  /** Stops watching; no change is reported after this. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#stopWatching();
+  }
+}

@@ -1,0 +1,175 @@
+/** The dev server's watcher, on real files in a temp directory. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { localModuleGraph, ModuleWatcher } from "../../_dev/watcher.ts";
+
+/** A temp app: app.ts imports lib/dep.ts, which imports lib/sub.ts. */
+async function project(): Promise<string> {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  await Deno.mkdir(join(dir, "lib"));
+  await Deno.mkdir(join(dir, "assets"));
+  await Deno.writeTextFile(
+    join(dir, "app.ts"),
+    'import { dep } from "./lib/dep.ts";\nexport default dep;\n',
+  );
+  await Deno.writeTextFile(
+    join(dir, "lib/dep.ts"),
+    'import { sub } from "./sub.ts";\nexport const dep = sub;\n',
+  );
+  await Deno.writeTextFile(join(dir, "lib/sub.ts"), "export const sub = 1;\n");
+  await Deno.writeTextFile(
+    join(dir, "lib/unrelated.ts"),
+    "export const x = 1;\n",
+  );
+  await Deno.writeTextFile(join(dir, "assets/style.css"), "body {}\n");
+  return dir;
+}
+
+/** A watcher whose changes arrive as promises, one per burst. */
+function watcherFor(
+  dir: string,
+  options: { extraPaths?: string[]; ignore?: RegExp[] } = {},
+) {
+  const bursts: string[][] = [];
+  let wake: (() => void) | undefined;
+  const watcher = new ModuleWatcher(join(dir, "app.ts"), {
+    ...options,
+    debounceMs: 100,
+    onChange(paths) {
+      bursts.push(paths.sort());
+      wake?.();
+    },
+  });
+  /** Resolves once `count` bursts have been reported; fails after 10 s. */
+  const bursted = (count: number) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`saw ${bursts.length} bursts, wanted ${count}`)),
+        10_000,
+      );
+      const check = () => {
+        if (bursts.length >= count) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      wake = check;
+      check();
+    });
+  return { watcher, bursts, bursted };
+}
+
+Deno.test("localModuleGraph() lists the app's local modules, transitively", async () => {
+  const dir = await project();
+  try {
+    const files = await localModuleGraph(join(dir, "app.ts"));
+    assert.deepEqual(files.sort(), [
+      join(dir, "app.ts"),
+      join(dir, "lib/dep.ts"),
+      join(dir, "lib/sub.ts"),
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("localModuleGraph() still names the entry when the app does not parse", async () => {
+  const dir = await project();
+  try {
+    await Deno.writeTextFile(join(dir, "app.ts"), "export default (;\n");
+    assert.deepEqual(await localModuleGraph(join(dir, "app.ts")), [
+      join(dir, "app.ts"),
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ModuleWatcher reports a burst of saves to an imported module once", async () => {
+  const dir = await project();
+  const { watcher, bursts, bursted } = watcherFor(dir);
+  try {
+    await watcher.refresh();
+    // A file beside the graph's files changes first: it must not count.
+    await Deno.writeTextFile(
+      join(dir, "lib/unrelated.ts"),
+      "export const x = 2;\n",
+    );
+    for (let i = 0; i < 5; i++) {
+      await Deno.writeTextFile(
+        join(dir, "lib/sub.ts"),
+        `export const sub = ${i};\n`,
+      );
+    }
+    await bursted(1);
+    assert.deepEqual(bursts, [[join(dir, "lib/sub.ts")]]);
+  } finally {
+    watcher.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ModuleWatcher sees a save done by writing a new file and renaming it over the old", async () => {
+  const dir = await project();
+  const { watcher, bursts, bursted } = watcherFor(dir);
+  try {
+    await watcher.refresh();
+    const temp = join(dir, "lib/.dep.ts.swp");
+    await Deno.writeTextFile(
+      temp,
+      'import { sub } from "./sub.ts";\nexport const dep = sub + 1;\n',
+    );
+    await Deno.rename(temp, join(dir, "lib/dep.ts"));
+    await bursted(1);
+    assert.ok(bursts[0].includes(join(dir, "lib/dep.ts")));
+  } finally {
+    watcher.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ModuleWatcher watches extra paths recursively and honours ignore patterns", async () => {
+  const dir = await project();
+  const { watcher, bursts, bursted } = watcherFor(dir, {
+    extraPaths: [join(dir, "assets")],
+    ignore: [/\.tmp$/],
+  });
+  try {
+    await watcher.refresh();
+    await Deno.writeTextFile(join(dir, "assets/ignored.tmp"), "x");
+    await Deno.writeTextFile(
+      join(dir, "assets/style.css"),
+      "body { color: red }\n",
+    );
+    await bursted(1);
+    assert.deepEqual(bursts, [[join(dir, "assets/style.css")]]);
+  } finally {
+    watcher.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ModuleWatcher.refresh() follows a module the app starts importing", async () => {
+  const dir = await project();
+  const { watcher, bursts, bursted } = watcherFor(dir);
+  try {
+    await watcher.refresh();
+    assert.equal(watcher.files.includes(join(dir, "lib/unrelated.ts")), false);
+    await Deno.writeTextFile(
+      join(dir, "app.ts"),
+      'import { dep } from "./lib/dep.ts";\nimport { x } from "./lib/unrelated.ts";\nexport default dep + x;\n',
+    );
+    await bursted(1);
+    await watcher.refresh();
+    assert.ok(watcher.files.includes(join(dir, "lib/unrelated.ts")));
+    await Deno.writeTextFile(
+      join(dir, "lib/unrelated.ts"),
+      "export const x = 3;\n",
+    );
+    await bursted(2);
+    assert.deepEqual(bursts[1], [join(dir, "lib/unrelated.ts")]);
+  } finally {
+    watcher.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
