@@ -1,0 +1,98 @@
+/**
+ * One generation of the app, inside its own Worker: its own module graph,
+ * so a change anywhere in the app's local modules takes effect in the next
+ * generation. The supervisor sends `load` once, then one `request` per
+ * request, each body a transferred stream; the Worker answers `ready` or
+ * `failed`, then one `response` (or `error`) per request.
+ *
+ * @module
+ */
+import { type FetchHandler, toFetchHandler } from "../server.ts";
+import { appFromExports, type AppSpec, moduleUrl } from "../_load.ts";
+
+/** What the supervisor sends. */
+export type ToWorker =
+  | { type: "load"; spec: AppSpec }
+  | {
+    type: "request";
+    id: number;
+    url: string;
+    method: string;
+    headers: [string, string][];
+    body: ReadableStream<Uint8Array> | null;
+    remote: { hostname: string; port: number };
+  };
+
+/** What the Worker answers. */
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "failed"; message: string; stack: string }
+  | {
+    type: "response";
+    id: number;
+    status: number;
+    statusText: string;
+    headers: [string, string][];
+    body: ReadableStream<Uint8Array> | null;
+  }
+  | { type: "error"; id: number; message: string; stack: string };
+
+const port = self as unknown as {
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
+};
+
+let handler: FetchHandler | undefined;
+
+function describeError(error: unknown): { message: string; stack: string } {
+  return error instanceof Error
+    ? { message: `${error.name}: ${error.message}`, stack: error.stack ?? "" }
+    : { message: String(error), stack: "" };
+}
+
+async function load(spec: AppSpec): Promise<void> {
+  try {
+    const exports = await import(moduleUrl(spec.module).href);
+    handler = toFetchHandler(await appFromExports(exports, spec));
+    port.postMessage({ type: "ready" });
+  } catch (error) {
+    port.postMessage({ type: "failed", ...describeError(error) });
+  }
+}
+
+async function respond(message: Extract<ToWorker, { type: "request" }>) {
+  try {
+    const request = new Request(message.url, {
+      method: message.method,
+      headers: message.headers,
+      body: message.body,
+      duplex: "half",
+    } as RequestInit);
+    const info = {
+      remoteAddr: { transport: "tcp", ...message.remote },
+      completed: Promise.resolve(),
+    } as Deno.ServeHandlerInfo;
+    const response = await handler!(request, info);
+    const body = response.body;
+    port.postMessage({
+      type: "response",
+      id: message.id,
+      status: response.status,
+      statusText: response.statusText,
+      headers: [...response.headers],
+      body,
+    }, body ? [body] : []);
+  } catch (error) {
+    port.postMessage({
+      type: "error",
+      id: message.id,
+      ...describeError(error),
+    });
+  }
+}
+
+port.onmessage = (event) => {
+  const message = event.data;
+  if (message.type === "load") load(message.spec);
+  else respond(message);
+};

@@ -1,0 +1,217 @@
+/**
+ * The dev server's supervisor: holds the listening socket for the whole
+ * session and forwards each request to the current generation of the app.
+ *
+ * A reload loads a new generation beside the current one; only once it has
+ * loaded does it take the new requests, while the old one finishes what it
+ * had (streamed bodies included) and is then terminated. No connection is
+ * dropped and no request fails because of a reload. A generation that fails
+ * to load leaves the error to be shown until the next one loads.
+ *
+ * @module
+ */
+import type { AppSpec } from "../_load.ts";
+import type { FromWorker, ToWorker } from "./generation_worker.ts";
+
+const WORKER = new URL("./generation_worker.ts", import.meta.url);
+
+/** Why a generation could not load. */
+export interface LoadFailure {
+  message: string;
+  stack: string;
+}
+
+/** One version of the app, in its own Worker. */
+export class Generation {
+  readonly worker: Worker;
+  #next = 0;
+  #pending = new Map<number, (answer: FromWorker) => void>();
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
+
+  private constructor(worker: Worker) {
+    this.worker = worker;
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const answer = event.data;
+      if (answer.type === "response" || answer.type === "error") {
+        this.#pending.get(answer.id)?.(answer);
+        this.#pending.delete(answer.id);
+      }
+    };
+  }
+
+  /** Loads `spec` in a fresh Worker: the generation, or why it failed. */
+  static load(spec: AppSpec): Promise<Generation | LoadFailure> {
+    const worker = new Worker(WORKER, { type: "module" });
+    return new Promise((resolve) => {
+      worker.onmessage = (event: MessageEvent<FromWorker>) => {
+        const answer = event.data;
+        if (answer.type === "ready") resolve(new Generation(worker));
+        else if (answer.type === "failed") {
+          worker.terminate();
+          resolve({ message: answer.message, stack: answer.stack });
+        }
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        worker.terminate();
+        resolve({ message: event.message, stack: "" });
+      };
+      const load: ToWorker = { type: "load", spec };
+      worker.postMessage(load);
+    });
+  }
+
+  /** Forwards a request; the response body streams back from the Worker. */
+  handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    const id = this.#next++;
+    this.#inFlight++;
+    const remote = info.remoteAddr as Deno.NetAddr;
+    const body = request.body;
+    const message: ToWorker = {
+      type: "request",
+      id,
+      url: request.url,
+      method: request.method,
+      headers: [...request.headers],
+      body,
+      remote: { hostname: remote.hostname, port: remote.port },
+    };
+    return new Promise((resolve) => {
+      this.#pending.set(id, (answer) => {
+        if (answer.type === "error") {
+          this.#done();
+          resolve(
+            new Response(`${answer.message}\n`, {
+              status: 500,
+              headers: { "content-type": "text/plain; charset=utf-8" },
+            }),
+          );
+          return;
+        }
+        if (answer.type !== "response") return;
+        // The request counts as in flight until its body has gone out, or
+        // the client has gone away.
+        const body = answer.body
+          ? tracked(answer.body, () => this.#done())
+          : null;
+        if (body === null) this.#done();
+        resolve(
+          new Response(body, {
+            status: answer.status,
+            statusText: answer.statusText,
+            headers: answer.headers,
+          }),
+        );
+      });
+      this.worker.postMessage(message, body ? [body] : []);
+    });
+  }
+
+  #done(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0) this.#idle?.();
+  }
+
+  /** Waits for the requests in flight, then terminates the Worker. */
+  async retire(): Promise<void> {
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => this.#idle = resolve);
+    }
+    this.worker.terminate();
+  }
+}
+
+/** `body`, calling `done` once when it ends, fails or is cancelled. */
+function tracked(
+  body: ReadableStream<Uint8Array>,
+  done: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let finished = false;
+  const finish = () => {
+    if (!finished) {
+      finished = true;
+      done();
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done: end } = await reader.read();
+        if (end) {
+          finish();
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (error) {
+        finish();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      finish();
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/** The page a request gets while the app cannot load. */
+function failurePage(failure: LoadFailure): Response {
+  return new Response(
+    `The app failed to load; save a fix and this page reloads it.\n\n${failure.message}\n${failure.stack}\n`,
+    {
+      status: 500,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    },
+  );
+}
+
+/**
+ * Keeps the current generation and swaps in the next one on reload. Its
+ * `handler` is what the session's listening socket serves.
+ */
+export class Supervisor {
+  #spec: AppSpec;
+  #current: Generation | LoadFailure | undefined;
+
+  constructor(spec: AppSpec) {
+    this.#spec = spec;
+  }
+
+  /**
+   * Loads a new generation. If it loads, it takes every new request and the
+   * old one retires once its requests are done; if not, requests get the
+   * failure until the next reload. Resolves with the load time and the
+   * failure, if any.
+   */
+  async reload(): Promise<{ ms: number; failure?: LoadFailure }> {
+    const start = performance.now();
+    const next = await Generation.load(this.#spec);
+    const previous = this.#current;
+    this.#current = next;
+    if (previous instanceof Generation) void previous.retire();
+    const ms = performance.now() - start;
+    return next instanceof Generation ? { ms } : { ms, failure: next };
+  }
+
+  /** Serves one request from the current generation. */
+  handler = (
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Promise<Response> | Response => {
+    const current = this.#current;
+    if (current instanceof Generation) return current.handle(request, info);
+    return failurePage(
+      current ?? { message: "The app has not loaded yet", stack: "" },
+    );
+  };
+
+  /** Retires the current generation, waiting for its requests. */
+  async close(): Promise<void> {
+    const current = this.#current;
+    this.#current = undefined;
+    if (current instanceof Generation) await current.retire();
+  }
+}

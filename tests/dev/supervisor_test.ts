@@ -1,0 +1,117 @@
+/**
+ * The dev server's supervisor: generations in Workers behind one listening
+ * socket, reloaded from real file edits, served to real clients.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Supervisor } from "../../_dev/supervisor.ts";
+
+/** A temp app whose answer comes from lib.ts, so edits to lib.ts show. */
+async function project(version: string): Promise<string> {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  await Deno.writeTextFile(
+    join(dir, "app.ts"),
+    `import { version } from "./lib.ts";
+export default (environ: Record<string, unknown>, startResponse: (s: string, h: [string, string][]) => unknown) => {
+  startResponse("200 OK", [["Content-Type", "text/plain"]]);
+  if (environ.PATH_INFO !== "/slow") return [version];
+  return (async function* () {
+    for (const part of [version, "-1", "-2", "-3"]) {
+      yield part;
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+  })();
+};
+`,
+  );
+  await setVersion(dir, version);
+  return dir;
+}
+
+function setVersion(dir: string, version: string): Promise<void> {
+  return Deno.writeTextFile(
+    join(dir, "lib.ts"),
+    `export const version = ${JSON.stringify(version)};\n`,
+  );
+}
+
+/** Serves `dir`'s app under a supervisor on 127.0.0.1, then cleans up. */
+async function withSupervisor(
+  dir: string,
+  fn: (supervisor: Supervisor, url: string) => Promise<void>,
+): Promise<void> {
+  const supervisor = new Supervisor({
+    module: join(dir, "app.ts"),
+    call: false,
+  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    supervisor.handler,
+  );
+  try {
+    await fn(supervisor, `http://127.0.0.1:${server.addr.port}`);
+  } finally {
+    await server.shutdown();
+    await supervisor.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("Supervisor serves the app from a Worker and reloads a change in an imported module", async () => {
+  const dir = await project("v1");
+  await withSupervisor(dir, async (supervisor, url) => {
+    assert.equal((await supervisor.reload()).failure, undefined);
+    assert.equal(await (await fetch(`${url}/`)).text(), "v1");
+    await setVersion(dir, "v2");
+    assert.equal((await supervisor.reload()).failure, undefined);
+    assert.equal(await (await fetch(`${url}/`)).text(), "v2");
+  });
+});
+
+Deno.test("Supervisor lets a response in flight finish from the old generation", async () => {
+  const dir = await project("old");
+  await withSupervisor(dir, async (supervisor, url) => {
+    await supervisor.reload();
+    const slow = await fetch(`${url}/slow`);
+    const reader = slow.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = (await reader.read()).value ?? "";
+    await setVersion(dir, "new");
+    await supervisor.reload();
+    // New requests go to the new generation at once...
+    assert.equal(await (await fetch(`${url}/`)).text(), "new");
+    // ...while the old one finishes the response it had started.
+    for (
+      let part = await reader.read();
+      !part.done;
+      part = await reader.read()
+    ) {
+      text += part.value;
+    }
+    assert.equal(text, "old-1-2-3");
+  });
+});
+
+Deno.test("Supervisor shows a load failure until a fix loads, and never stops serving", async () => {
+  const dir = await project("v1");
+  await withSupervisor(dir, async (supervisor, url) => {
+    await supervisor.reload();
+    await Deno.writeTextFile(join(dir, "lib.ts"), "export const version = ;\n");
+    const syntax = await supervisor.reload();
+    assert.ok(syntax.failure);
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 500);
+    assert.match(await page.text(), /The app failed to load[\s\S]*lib\.ts/);
+    await Deno.writeTextFile(
+      join(dir, "lib.ts"),
+      'throw new Error("broken at import");\nexport const version = "never";\n',
+    );
+    assert.match(
+      (await supervisor.reload()).failure!.message,
+      /broken at import/,
+    );
+    assert.match(await (await fetch(`${url}/`)).text(), /broken at import/);
+    await setVersion(dir, "fixed");
+    assert.equal((await supervisor.reload()).failure, undefined);
+    assert.equal(await (await fetch(`${url}/`)).text(), "fixed");
+  });
+});
