@@ -1,0 +1,235 @@
+/**
+ * The dev server: serves an app and reloads it on save, without dropping a
+ * connection.
+ *
+ * ```sh
+ * deno run -A dev.ts app.ts[:name] [--host H] [--port P] [--watch PATH] ...
+ * ```
+ *
+ * One supervisor holds the listening socket for the whole session. Each
+ * version of the app (a generation) loads in a fresh Worker with its own
+ * module graph, so a change to any local module the app imports takes
+ * effect. A new generation takes requests only once it has loaded; the old
+ * one finishes what it had, then is terminated. A generation that fails to
+ * load (a syntax error, a throw at import) is shown to every request until
+ * a save fixes it.
+ *
+ * @module
+ */
+import { parseArgs, parsePort, UsageError } from "./_cli.ts";
+import { parseAppSpec } from "./_load.ts";
+import { Supervisor } from "./_dev/supervisor.ts";
+import { ModuleWatcher } from "./_dev/watcher.ts";
+
+/** Options of {@linkcode runDev}. */
+export interface DevOptions {
+  /** The app, as `module[:name]` (see `server.ts`). */
+  app: string;
+  /**
+   * The address to listen on.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * The port; 0 picks a free one.
+   *
+   * @default {8000}
+   */
+  port?: number;
+  /** More files or directories whose changes reload the app. */
+  watch?: string[];
+  /** Paths matching these never cause a reload. */
+  ignore?: RegExp[];
+  /** Where the terminal lines go. By default, stdout. */
+  log?: (line: string) => void;
+  /** Called once the server listens. */
+  onListen?: (addr: Deno.NetAddr) => void;
+}
+
+/** A running dev server, as {@linkcode runDev} returns it. */
+export interface DevServer {
+  /** The address it listens on. */
+  readonly addr: Deno.NetAddr;
+  /** Its base URL. */
+  readonly url: string;
+  /** Stops watching, closes the socket and retires the app. */
+  close(): Promise<void>;
+}
+
+const useColor = () =>
+  Deno.env.get("NO_COLOR") === undefined && Deno.stdout.isTerminal();
+
+function paint(code: number, text: string): string {
+  return useColor() ? `\x1b[${code}m${text}\x1b[0m` : text;
+}
+
+function statusColor(status: number): number {
+  return status >= 500 ? 31 : status >= 400 ? 33 : status >= 300 ? 36 : 32;
+}
+
+/**
+ * Starts the dev server: loads the app, listens, and reloads on save.
+ *
+ * @param options The app and where to listen.
+ * @returns The running server.
+ *
+ * @example
+ * ```ts ignore
+ * import { runDev } from "./dev.ts";
+ *
+ * const dev = await runDev({ app: "app.ts", port: 8000 });
+ * // ... later
+ * await dev.close();
+ * ```
+ */
+export async function runDev(options: DevOptions): Promise<DevServer> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const spec = parseAppSpec(options.app);
+  const supervisor = new Supervisor(spec);
+
+  let reloading: Promise<void> | undefined;
+  let again = false;
+  const reload = async (changed: string[]) => {
+    const { ms, failure } = await supervisor.reload();
+    const what = changed.length === 0
+      ? "loaded"
+      : `reloaded (${changed.join(", ")})`;
+    if (failure) {
+      log(
+        `${
+          paint(31, "error")
+        } ${what}: the app failed to load: ${failure.message}`,
+      );
+    } else {
+      log(`${paint(35, what)} in ${Math.round(ms)} ms`);
+    }
+    await watcher.refresh();
+  };
+  // One reload at a time; changes during one make one more.
+  const schedule = (changed: string[]) => {
+    if (reloading) {
+      again = true;
+      return;
+    }
+    reloading = reload(changed).finally(() => {
+      reloading = undefined;
+      if (again) {
+        again = false;
+        schedule(changed);
+      }
+    });
+  };
+  const watcher = new ModuleWatcher(spec.module, {
+    extraPaths: options.watch,
+    ignore: options.ignore,
+    onChange: schedule,
+  });
+  await reload([]);
+
+  const server = Deno.serve({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 8000,
+    onListen: options.onListen ??
+      ((addr) => log(`Listening on ${urlOf(addr)}`)),
+  }, async (request, info) => {
+    const start = performance.now();
+    const response = await supervisor.handler(request, info);
+    const path = request.url.slice(request.url.indexOf("/", 8));
+    log(
+      `${request.method} ${path} ${
+        paint(statusColor(response.status), String(response.status))
+      } ${(performance.now() - start).toFixed(1)} ms`,
+    );
+    return response;
+  });
+  const addr = server.addr;
+  return {
+    addr,
+    url: urlOf(addr),
+    async close() {
+      watcher.close();
+      await reloading;
+      await server.shutdown();
+      await supervisor.close();
+    },
+  };
+}
+
+function urlOf(addr: Deno.NetAddr): string {
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `http://${host}:${addr.port}/`;
+}
+
+const HELP = `Serve a gateway (WSGI) app and reload it on save.
+
+Usage: deno run -A dev.ts [options] APP_MODULE[:NAME]
+
+Options:
+  -H, --host HOST       Host to listen on (default 127.0.0.1)
+  -p, --port PORT       Port to listen on, 0 for any (default 8000)
+  -w, --watch PATH      Also reload when PATH changes (repeatable)
+      --ignore REGEX    Never reload for paths matching REGEX (repeatable)
+  -h, --help            Show this help and exit
+`;
+
+async function main(args: string[]): Promise<number> {
+  let options: DevOptions;
+  try {
+    const { flags, positionals } = parseArgs(args, [
+      { name: "host", short: "H", kind: "string" },
+      { name: "port", short: "p", kind: "string" },
+      { name: "watch", short: "w", kind: "string", repeat: true },
+      { name: "ignore", kind: "string", repeat: true },
+      { name: "help", short: "h", kind: "boolean" },
+    ]);
+    if (flags.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (positionals.length !== 1) {
+      throw new UsageError(
+        "expected one APP_MODULE: the module that exports the app",
+      );
+    }
+    options = {
+      app: positionals[0],
+      hostname: flags.host as string | undefined,
+      port: flags.port === undefined
+        ? undefined
+        : parsePort(flags.port as string, "--port"),
+      watch: flags.watch as string[] | undefined,
+      ignore: (flags.ignore as string[] | undefined)?.map((source) => {
+        try {
+          return new RegExp(source);
+        } catch {
+          throw new UsageError(
+            `--ignore must be a regular expression, got "${source}"`,
+          );
+        }
+      }),
+    };
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(
+      `dev.ts: error: ${error.message}\nRun with --help for usage.`,
+    );
+    return 2;
+  }
+  const dev = await runDev(options);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      Deno.removeSignalListener("SIGINT", stop);
+      resolve();
+    };
+    Deno.addSignalListener("SIGINT", stop);
+  });
+  await dev.close();
+  return 0;
+}
+
+if (import.meta.main) {
+  main(Deno.args).then((code) => Deno.exit(code));
+}
