@@ -9,6 +9,16 @@
  */
 import { type FetchHandler, toFetchHandler } from "../server.ts";
 import { appFromExports, type AppSpec, moduleUrl } from "../_load.ts";
+import { errors } from "../middleware/errors.ts";
+import { debugPage } from "./debugger/pages.ts";
+import { tracebackText } from "./debugger/traceback.ts";
+
+// An exception before the headers went out gets the traceback page; the
+// terminal gets the same traceback.
+const debug = errors({
+  page: debugPage,
+  report: (error) => console.error(tracebackText(error)),
+});
 
 /** What the supervisor sends. */
 export type ToWorker =
@@ -53,7 +63,7 @@ function describeError(error: unknown): { message: string; stack: string } {
 async function load(spec: AppSpec): Promise<void> {
   try {
     const exports = await import(moduleUrl(spec.module).href);
-    handler = toFetchHandler(await appFromExports(exports, spec));
+    handler = toFetchHandler(debug(await appFromExports(exports, spec)));
     port.postMessage({ type: "ready" });
   } catch (error) {
     port.postMessage({ type: "failed", ...describeError(error) });

@@ -69,6 +69,15 @@ export interface ErrorsOptions {
    * method, the path and the error's stack to `environ["wsgi.errors"]`.
    */
   report?: (error: unknown, environ: Environ) => void;
+  /**
+   * Builds the 500 page for each error, instead of the fixed `body` and
+   * `contentType`: how the dev server shows a traceback. If it throws, the
+   * fixed page is sent.
+   */
+  page?: (
+    error: unknown,
+    environ: Environ,
+  ) => { body: string; contentType: string };
 }
 
 const encoder = new TextEncoder();
@@ -104,6 +113,17 @@ export function errors(options: ErrorsOptions = {}): Middleware {
   const body = encoder.encode(options.body ?? "Internal Server Error\n");
   const contentType = options.contentType ?? "text/plain; charset=utf-8";
   const report = options.report ?? writeTraceback;
+  const pageFor = (error: unknown, environ: Environ): [string, Uint8Array] => {
+    if (options.page !== undefined) {
+      try {
+        const page = options.page(error, environ);
+        return [page.contentType, encoder.encode(page.body)];
+      } catch {
+        // A broken page builder must not hide the original error.
+      }
+    }
+    return [contentType, body];
+  };
 
   return (app) =>
     function errors(environ, startResponse) {
@@ -111,13 +131,14 @@ export function errors(options: ErrorsOptions = {}): Middleware {
       const fail = (error: unknown): Body => {
         if (error instanceof BodyTooLargeError) throw error;
         reportSafely(report, error, environ);
+        const [type, page] = pageFor(error, environ);
         try {
           // excInfo is an Error by contract; a thrown string is wrapped.
           startResponse(
             "500 Internal Server Error",
             [
-              ["Content-Type", contentType],
-              ["Content-Length", String(body.length)],
+              ["Content-Type", type],
+              ["Content-Length", String(page.length)],
             ],
             error instanceof Error
               ? error
@@ -127,7 +148,7 @@ export function errors(options: ErrorsOptions = {}): Middleware {
           // The headers went out: only the server can end this response.
           throw error;
         }
-        return [body];
+        return [page];
       };
       /** An error after data went out: report it and let the server abort. */
       const late = (error: unknown): never => {
