@@ -20,6 +20,11 @@ import { parseArgs, parsePort, UsageError } from "./_cli.ts";
 import { parseAppSpec } from "./_load.ts";
 import { Supervisor } from "./_dev/supervisor.ts";
 import { ModuleWatcher } from "./_dev/watcher.ts";
+import {
+  EVENTS_PATH,
+  LiveReload,
+  withReloadScript,
+} from "./_dev/live_reload.ts";
 
 /** Options of {@linkcode runDev}. */
 export interface DevOptions {
@@ -41,6 +46,12 @@ export interface DevOptions {
   watch?: string[];
   /** Paths matching these never cause a reload. */
   ignore?: RegExp[];
+  /**
+   * Give HTML responses a script that reloads the page after a reload.
+   *
+   * @default {true}
+   */
+  liveReload?: boolean;
   /** Where the terminal lines go. By default, stdout. */
   log?: (line: string) => void;
   /** Called once the server listens. */
@@ -87,6 +98,8 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
   const log = options.log ?? ((line: string) => console.log(line));
   const spec = parseAppSpec(options.app);
   const supervisor = new Supervisor(spec);
+  const live = options.liveReload === false ? undefined : new LiveReload();
+  let generation = 0;
 
   let reloading: Promise<void> | undefined;
   let again = false;
@@ -103,6 +116,7 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
       );
     } else {
       log(`${paint(35, what)} in ${Math.round(ms)} ms`);
+      live?.reload(++generation);
     }
     await watcher.refresh();
   };
@@ -134,7 +148,11 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
       ((addr) => log(`Listening on ${urlOf(addr)}`)),
   }, async (request, info) => {
     const start = performance.now();
-    const response = await supervisor.handler(request, info);
+    if (live && new URL(request.url).pathname === EVENTS_PATH) {
+      return live.events();
+    }
+    let response = await supervisor.handler(request, info);
+    if (live) response = withReloadScript(response);
     const path = request.url.slice(request.url.indexOf("/", 8));
     log(
       `${request.method} ${path} ${
@@ -149,6 +167,7 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     url: urlOf(addr),
     async close() {
       watcher.close();
+      live?.close();
       await reloading;
       await server.shutdown();
       await supervisor.close();
@@ -172,6 +191,7 @@ Options:
   -p, --port PORT       Port to listen on, 0 for any (default 8000)
   -w, --watch PATH      Also reload when PATH changes (repeatable)
       --ignore REGEX    Never reload for paths matching REGEX (repeatable)
+      --no-live-reload  Do not make HTML pages reload themselves
   -h, --help            Show this help and exit
 `;
 
@@ -183,6 +203,7 @@ async function main(args: string[]): Promise<number> {
       { name: "port", short: "p", kind: "string" },
       { name: "watch", short: "w", kind: "string", repeat: true },
       { name: "ignore", kind: "string", repeat: true },
+      { name: "no-live-reload", kind: "boolean" },
       { name: "help", short: "h", kind: "boolean" },
     ]);
     if (flags.help) {
@@ -201,6 +222,7 @@ async function main(args: string[]): Promise<number> {
         ? undefined
         : parsePort(flags.port as string, "--port"),
       watch: flags.watch as string[] | undefined,
+      liveReload: !flags["no-live-reload"],
       ignore: (flags.ignore as string[] | undefined)?.map((source) => {
         try {
           return new RegExp(source);

@@ -12,6 +12,7 @@
  */
 import type { AppSpec } from "../_load.ts";
 import type { FromWorker, ToWorker } from "./generation_worker.ts";
+import { escapeHtml } from "./debugger/pages.ts";
 
 const WORKER = new URL("./generation_worker.ts", import.meta.url);
 
@@ -157,13 +158,22 @@ function tracked(
   });
 }
 
-/** The page a request gets while the app cannot load. */
-function failurePage(failure: LoadFailure): Response {
+/** The page a request gets while the app cannot load: HTML for browsers. */
+function failurePage(failure: LoadFailure, request: Request): Response {
+  const text =
+    `The app failed to load; save a fix and it loads again.\n\n${failure.message}\n${failure.stack}\n`;
+  const html = (request.headers.get("accept") ?? "").includes("text/html");
   return new Response(
-    `The app failed to load; save a fix and this page reloads it.\n\n${failure.message}\n${failure.stack}\n`,
+    html
+      ? `<!doctype html><meta charset="utf-8"><title>The app failed to load</title><pre>${
+        escapeHtml(text)
+      }</pre>\n`
+      : text,
     {
       status: 500,
-      headers: { "content-type": "text/plain; charset=utf-8" },
+      headers: {
+        "content-type": `${html ? "text/html" : "text/plain"}; charset=utf-8`,
+      },
     },
   );
 }
@@ -205,6 +215,7 @@ export class Supervisor {
     if (current instanceof Generation) return current.handle(request, info);
     return failurePage(
       current ?? { message: "The app has not loaded yet", stack: "" },
+      request,
     );
   };
 
