@@ -116,8 +116,10 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
       );
     } else {
       log(`${paint(35, what)} in ${Math.round(ms)} ms`);
-      live?.reload(++generation);
     }
+    // Pages reload after a failed load too: they show its error at once,
+    // and come back with the fix.
+    live?.reload(++generation);
     await watcher.refresh();
   };
   // One reload at a time; changes during one make one more.

@@ -1,0 +1,82 @@
+/**
+ * Live reload in a real browser: Debian's Chromium, driven by
+ * playwright-core, watches a page reload itself after a save, and an error
+ * page recover by itself after a fix.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { runDev } from "../../dev.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+
+async function project(): Promise<string> {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  await Deno.writeTextFile(
+    join(dir, "lib.ts"),
+    'export const title = "first";\n',
+  );
+  await Deno.writeTextFile(
+    join(dir, "app.ts"),
+    `import { title } from "./lib.ts";
+export default (_environ: unknown, startResponse: (s: string, h: [string, string][]) => unknown) => {
+  startResponse("200 OK", [["Content-Type", "text/html; charset=utf-8"]]);
+  return [\`<!doctype html><title>\${title}</title><h1>\${title}</h1>\`];
+};
+`,
+  );
+  return dir;
+}
+
+Deno.test("a page served by dev.ts reloads itself on save and recovers from a broken save", async () => {
+  const dir = await project();
+  const dev = await runDev({
+    app: join(dir, "app.ts"),
+    port: 0,
+    log() {},
+    onListen() {},
+  });
+  // The flags keep Chromium from reaching for the network this machine lacks.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(dev.url);
+    assert.equal(await page.textContent("h1"), "first");
+
+    await Deno.writeTextFile(
+      join(dir, "lib.ts"),
+      'export const title = "second";\n',
+    );
+    await page.locator("h1", { hasText: /^second$/ }).waitFor({
+      timeout: 10_000,
+    });
+
+    await Deno.writeTextFile(join(dir, "lib.ts"), "export const title = <;\n");
+    await page.getByText("The app failed to load").waitFor({ timeout: 10_000 });
+
+    await Deno.writeTextFile(
+      join(dir, "lib.ts"),
+      'export const title = "third";\n',
+    );
+    await page.locator("h1", { hasText: /^third$/ }).waitFor({
+      timeout: 10_000,
+    });
+    assert.equal(await page.title(), "third");
+  } finally {
+    await browser.close();
+    await dev.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
