@@ -232,6 +232,15 @@ export class Exchange implements SignalSource {
   #cancelledByClient = false;
   // A HEAD response carries the headers a GET would, and no body.
   #head = false;
+  #inMemory = false;
+
+  /**
+   * Whether the response's whole body was in memory when it was made (an
+   * array, an error page, no body), rather than a stream still to be read.
+   */
+  get bodyInMemory(): boolean {
+    return this.#inMemory;
+  }
 
   /** `deno.signal`: aborts if the client leaves before the response is done. */
   signal(request: Request): AbortSignal {
@@ -341,6 +350,7 @@ export class Exchange implements SignalSource {
       return this.#response;
     }
     this.#streamDone = true;
+    this.#inMemory = true;
     this.#closeBody();
     if (error instanceof BodyTooLargeError) {
       return this.#response = tooLarge(error.limit);
@@ -478,6 +488,7 @@ export class Exchange implements SignalSource {
     }
     this.#response = response;
     this.#streamDone = true;
+    this.#inMemory = true;
     this.#closeBody();
     return response;
   }
@@ -509,6 +520,7 @@ export class Exchange implements SignalSource {
     const response = new Response(null, this.#init());
     this.#response = response;
     this.#streamDone = true;
+    this.#inMemory = true;
     this.#closeBody();
     return response;
   }

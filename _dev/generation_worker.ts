@@ -7,7 +7,10 @@
  *
  * @module
  */
-import { type FetchHandler, toFetchHandler } from "../server.ts";
+import type { App } from "../mod.ts";
+import { makeEnviron } from "../_environ.ts";
+import { errorStream } from "../_errors.ts";
+import { Exchange } from "../_response.ts";
 import { appFromExports, type AppSpec, moduleUrl } from "../_load.ts";
 import { errors } from "../middleware/errors.ts";
 import { debugPage } from "./debugger/pages.ts";
@@ -43,7 +46,7 @@ export type FromWorker =
     status: number;
     statusText: string;
     headers: [string, string][];
-    body: ReadableStream<Uint8Array> | null;
+    body: ReadableStream<Uint8Array> | Uint8Array | null;
   }
   | { type: "error"; id: number; message: string; stack: string };
 
@@ -52,7 +55,14 @@ const port = self as unknown as {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
 };
 
-let handler: FetchHandler | undefined;
+let app: App | undefined;
+// What the server would know once; SERVER_NAME comes from the Host header.
+const context = {
+  scriptName: "",
+  errors: errorStream(),
+  multiprocess: false,
+  maxBodySize: Infinity,
+};
 
 function describeError(error: unknown): { message: string; stack: string } {
   return error instanceof Error
@@ -63,7 +73,7 @@ function describeError(error: unknown): { message: string; stack: string } {
 async function load(spec: AppSpec): Promise<void> {
   try {
     const exports = await import(moduleUrl(spec.module).href);
-    handler = toFetchHandler(debug(await appFromExports(exports, spec)));
+    app = debug(await appFromExports(exports, spec));
     port.postMessage({ type: "ready" });
   } catch (error) {
     port.postMessage({ type: "failed", ...describeError(error) });
@@ -82,8 +92,17 @@ async function respond(message: Extract<ToWorker, { type: "request" }>) {
       remoteAddr: { transport: "tcp", ...message.remote },
       completed: Promise.resolve(),
     } as Deno.ServeHandlerInfo;
-    const response = await handler!(request, info);
-    const body = response.body;
+    // The server's own adapter, so that every rule holds in the dev server.
+    const exchange = new Exchange();
+    const response = await exchange.run(
+      app!,
+      makeEnviron(request, info, context, exchange),
+    );
+    // A body that was whole in memory crosses as bytes, which costs far
+    // less than a transferred stream.
+    const body = exchange.bodyInMemory && response.body !== null
+      ? new Uint8Array(await response.arrayBuffer())
+      : response.body;
     port.postMessage({
       type: "response",
       id: message.id,
@@ -91,7 +110,7 @@ async function respond(message: Extract<ToWorker, { type: "request" }>) {
       statusText: response.statusText,
       headers: [...response.headers],
       body,
-    }, body ? [body] : []);
+    }, body instanceof Uint8Array ? [body.buffer] : body ? [body] : []);
   } catch (error) {
     port.postMessage({
       type: "error",

@@ -93,12 +93,12 @@ export class Generation {
         if (answer.type !== "response") return;
         // The request counts as in flight until its body has gone out, or
         // the client has gone away.
-        const body = answer.body
+        const body = answer.body instanceof ReadableStream
           ? tracked(answer.body, () => this.#done())
-          : null;
-        if (body === null) this.#done();
+          : answer.body;
+        if (!(body instanceof ReadableStream)) this.#done();
         resolve(
-          new Response(body, {
+          new Response(body as BodyInit | null, {
             status: answer.status,
             statusText: answer.statusText,
             headers: answer.headers,
