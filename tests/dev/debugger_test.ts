@@ -2,27 +2,22 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { runDev } from "../../dev.ts";
+import { tempProject, withDev } from "./_helpers.ts";
 import { framesOf, tracebackText } from "../../_dev/debugger/traceback.ts";
 
 /** An app whose handler calls lib.ts's `explode`, which throws on line 2. */
-async function project(): Promise<string> {
-  const dir = await Deno.realPath(await Deno.makeTempDir());
-  await Deno.writeTextFile(
-    join(dir, "lib.ts"),
-    "export function explode(what: string): never {\n  throw new Error(`cannot <b>${what}</b>`);\n}\n",
-  );
-  await Deno.writeTextFile(
-    join(dir, "app.ts"),
-    `import { explode } from "./lib.ts";
+function project(): Promise<string> {
+  return tempProject({
+    "lib.ts":
+      "export function explode(what: string): never {\n  throw new Error(`cannot <b>${what}</b>`);\n}\n",
+    "app.ts": `import { explode } from "./lib.ts";
 export default function handler(environ: { PATH_INFO: string }, startResponse: (s: string, h: [string, string][]) => unknown) {
   if (environ.PATH_INFO === "/boom") explode("compute");
   startResponse("200 OK", [["Content-Type", "text/plain"]]);
   return ["fine"];
 }
 `,
-  );
-  return dir;
+  });
 }
 
 Deno.test("framesOf() finds each frame's file, line, source and owner", async () => {
@@ -54,14 +49,7 @@ Deno.test("framesOf() finds each frame's file, line, source and owner", async ()
 });
 
 Deno.test("runDev() answers an exception with a traceback page, HTML or text by Accept", async () => {
-  const dir = await project();
-  const dev = await runDev({
-    app: join(dir, "app.ts"),
-    port: 0,
-    log() {},
-    onListen() {},
-  });
-  try {
+  await withDev(await project(), async (dev, dir) => {
     const html = await fetch(new URL("/boom", dev.url), {
       headers: { Accept: "text/html" },
     });
@@ -91,8 +79,5 @@ Deno.test("runDev() answers an exception with a traceback page, HTML or text by 
     );
 
     assert.equal(await (await fetch(dev.url)).text(), "fine");
-  } finally {
-    await dev.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

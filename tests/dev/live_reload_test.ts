@@ -1,26 +1,20 @@
 /** Live reload: the event stream and the script HTML pages get. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runDev } from "../../dev.ts";
+import { tempProject, withDev } from "./_helpers.ts";
 import { EVENTS_PATH } from "../../_dev/live_reload.ts";
 
-async function project(): Promise<string> {
-  const dir = await Deno.realPath(await Deno.makeTempDir());
-  await Deno.writeTextFile(
-    join(dir, "lib.ts"),
-    'export const title = "one";\n',
-  );
-  await Deno.writeTextFile(
-    join(dir, "app.ts"),
-    `import { title } from "./lib.ts";
+function project(): Promise<string> {
+  return tempProject({
+    "lib.ts": 'export const title = "one";\n',
+    "app.ts": `import { title } from "./lib.ts";
 export default (environ: { PATH_INFO: string }, startResponse: (s: string, h: [string, string][]) => unknown) => {
   const html = environ.PATH_INFO !== "/text";
   startResponse("200 OK", [["Content-Type", html ? "text/html" : "text/plain"], ["Content-Length", String(title.length)]]);
   return [title];
 };
 `,
-  );
-  return dir;
+  });
 }
 
 /** Reads an event stream until `event` arrives, for at most 10 s. */
@@ -45,14 +39,7 @@ async function waitForEvent(
 }
 
 Deno.test("runDev() gives HTML pages the reload script and tells them when a save loaded", async () => {
-  const dir = await project();
-  const dev = await runDev({
-    app: join(dir, "app.ts"),
-    port: 0,
-    log() {},
-    onListen() {},
-  });
-  try {
+  await withDev(await project(), async (dev, dir) => {
     const page = await fetch(dev.url);
     assert.equal(page.headers.get("content-length"), null);
     const html = await page.text();
@@ -74,21 +61,11 @@ Deno.test("runDev() gives HTML pages the reload script and tells them when a sav
       /event: reload\ndata: \d+\n/,
     );
     assert.ok((await (await fetch(dev.url)).text()).startsWith("two"));
-  } finally {
-    await dev.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("runDev() shows browsers a load failure as HTML that reloads when fixed", async () => {
-  const dir = await project();
-  const dev = await runDev({
-    app: join(dir, "app.ts"),
-    port: 0,
-    log() {},
-    onListen() {},
-  });
-  try {
+  await withDev(await project(), async (dev, dir) => {
     await Deno.writeTextFile(join(dir, "lib.ts"), "export const title = <;\n");
     const deadline = Date.now() + 10_000;
     let page: Response;
@@ -102,30 +79,16 @@ Deno.test("runDev() shows browsers a load failure as HTML that reloads when fixe
     const html = await page.text();
     assert.match(html, /The app failed to load/);
     assert.ok(html.includes(`new EventSource("${EVENTS_PATH}")`));
-  } finally {
-    await dev.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("runDev({ liveReload: false }) leaves pages alone and serves no event stream", async () => {
-  const dir = await project();
-  const dev = await runDev({
-    app: join(dir, "app.ts"),
-    port: 0,
-    liveReload: false,
-    log() {},
-    onListen() {},
-  });
-  try {
+  await withDev(await project(), async (dev) => {
     assert.equal(await (await fetch(dev.url)).text(), "one");
     // The path goes to the app like any other.
     assert.equal(
       await (await fetch(new URL(EVENTS_PATH, dev.url))).text(),
       "one",
     );
-  } finally {
-    await dev.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { liveReload: false });
 });
