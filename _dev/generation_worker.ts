@@ -13,7 +13,7 @@ import { errorStream } from "../_errors.ts";
 import { Exchange } from "../_response.ts";
 import { appFromExports, type AppSpec, moduleUrl } from "../_load.ts";
 import { errors } from "../middleware/errors.ts";
-import { debugPage } from "./debugger/pages.ts";
+import { debugPage, tracebackHtml } from "./debugger/pages.ts";
 import { tracebackText } from "./debugger/traceback.ts";
 
 // An exception before the headers went out gets the traceback page; the
@@ -39,7 +39,13 @@ export type ToWorker =
 /** What the Worker answers. */
 export type FromWorker =
   | { type: "ready" }
-  | { type: "failed"; message: string; stack: string }
+  | {
+    type: "failed";
+    message: string;
+    stack: string;
+    html: string;
+    text: string;
+  }
   | {
     type: "response";
     id: number;
@@ -76,7 +82,18 @@ async function load(spec: AppSpec): Promise<void> {
     app = debug(await appFromExports(exports, spec));
     port.postMessage({ type: "ready" });
   } catch (error) {
-    port.postMessage({ type: "failed", ...describeError(error) });
+    // The pages are made here, where the app's files can be read.
+    port.postMessage({
+      type: "failed",
+      ...describeError(error),
+      html: tracebackHtml(
+        error,
+        "The app failed to load; save a fix and it loads again.",
+      ),
+      text: `The app failed to load; save a fix and it loads again.\n\n${
+        tracebackText(error)
+      }`,
+    });
   }
 }
 

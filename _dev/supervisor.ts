@@ -20,6 +20,9 @@ const WORKER = new URL("./generation_worker.ts", import.meta.url);
 export interface LoadFailure {
   message: string;
   stack: string;
+  /** The error page for browsers, and for other clients. */
+  html: string;
+  text: string;
 }
 
 /** One version of the app, in its own Worker. */
@@ -50,13 +53,18 @@ export class Generation {
         if (answer.type === "ready") resolve(new Generation(worker));
         else if (answer.type === "failed") {
           worker.terminate();
-          resolve({ message: answer.message, stack: answer.stack });
+          resolve({
+            message: answer.message,
+            stack: answer.stack,
+            html: answer.html,
+            text: answer.text,
+          });
         }
       };
       worker.onerror = (event) => {
         event.preventDefault();
         worker.terminate();
-        resolve({ message: event.message, stack: "" });
+        resolve(plainFailure(event.message));
       };
       const load: ToWorker = { type: "load", spec };
       worker.postMessage(load);
@@ -158,24 +166,30 @@ function tracked(
   });
 }
 
+/** A failure known only by its message. */
+function plainFailure(message: string): LoadFailure {
+  const text =
+    `The app failed to load; save a fix and it loads again.\n\n${message}\n`;
+  return {
+    message,
+    stack: "",
+    text,
+    html:
+      `<!doctype html><meta charset="utf-8"><title>The app failed to load</title><pre>${
+        escapeHtml(text)
+      }</pre>\n`,
+  };
+}
+
 /** The page a request gets while the app cannot load: HTML for browsers. */
 function failurePage(failure: LoadFailure, request: Request): Response {
-  const text =
-    `The app failed to load; save a fix and it loads again.\n\n${failure.message}\n${failure.stack}\n`;
   const html = (request.headers.get("accept") ?? "").includes("text/html");
-  return new Response(
-    html
-      ? `<!doctype html><meta charset="utf-8"><title>The app failed to load</title><pre>${
-        escapeHtml(text)
-      }</pre>\n`
-      : text,
-    {
-      status: 500,
-      headers: {
-        "content-type": `${html ? "text/html" : "text/plain"}; charset=utf-8`,
-      },
+  return new Response(html ? failure.html : failure.text, {
+    status: 500,
+    headers: {
+      "content-type": `${html ? "text/html" : "text/plain"}; charset=utf-8`,
     },
-  );
+  });
 }
 
 /**
@@ -214,7 +228,7 @@ export class Supervisor {
     const current = this.#current;
     if (current instanceof Generation) return current.handle(request, info);
     return failurePage(
-      current ?? { message: "The app has not loaded yet", stack: "" },
+      current ?? plainFailure("The app has not loaded yet"),
       request,
     );
   };

@@ -44,8 +44,11 @@ h1{font-size:1.3rem;color:#b00020}.request{color:#555}ol{padding:0;list-style:no
 .source{background:#f6f6f6;padding:.4rem;overflow:auto}.here{background:#ffe3e3;display:block}
 .n{color:#999}details{margin:.5rem 0}textarea{width:100%;height:12rem;font:12px monospace}`;
 
-/** The HTML page for `error`: app frames first-class, the rest folded away. */
-export function tracebackHtml(error: unknown, environ: Environ): string {
+/**
+ * The HTML page for `error`, under `subtitle` (the request, say): the app's
+ * frames first, the rest folded away.
+ */
+export function tracebackHtml(error: unknown, subtitle: string): string {
   const frames = framesOf(error);
   const app = frames.filter((frame) => frame.kind === "app");
   const other = frames.filter((frame) => frame.kind !== "app");
@@ -53,11 +56,7 @@ export function tracebackHtml(error: unknown, environ: Environ): string {
 <html><head><meta charset="utf-8"><title>${escapeHtml(headline(error))}</title>
 <style>${STYLE}</style></head><body>
 <h1>${escapeHtml(headline(error))}</h1>
-<p class="request">${
-    escapeHtml(
-      `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`,
-    )
-  }</p>
+<p class="request">${escapeHtml(subtitle)}</p>
 <h2>Your code</h2>
 <ol class="frames app">${
     app.map(frameHtml).join("\n") || "<li>No frame of the app's own code.</li>"
@@ -78,7 +77,10 @@ export function debugPage(
   const accept = environ.HTTP_ACCEPT ?? "";
   return accept.includes("text/html")
     ? {
-      body: tracebackHtml(error, environ),
+      body: tracebackHtml(
+        error,
+        `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`,
+      ),
       contentType: "text/html; charset=utf-8",
     }
     : { body: tracebackText(error), contentType: "text/plain; charset=utf-8" };

@@ -49,10 +49,28 @@ function sourceAround(url: string, line: number): Frame["source"] {
   }
 }
 
-/** The frames of `error`'s stack, with source lines for local files. */
+// A syntax error names its place in its message, not in its stack.
+const PLACE = /at (file:\/\/\S+?):(\d+):(\d+)/;
+
+/**
+ * The frames of `error`'s stack, with source lines for local files. A
+ * syntax error's own place, which its message names, comes first.
+ */
 export function framesOf(error: unknown): Frame[] {
   const stack = error instanceof Error ? error.stack ?? "" : "";
   const frames: Frame[] = [];
+  const place = error instanceof SyntaxError ? PLACE.exec(error.message) : null;
+  if (place !== null) {
+    const [, url, line, column] = place;
+    frames.push({
+      fn: "",
+      url,
+      line: Number(line),
+      column: Number(column),
+      kind: kindOf(url),
+      source: sourceAround(url, Number(line)),
+    });
+  }
   for (const text of stack.split("\n")) {
     const match = FRAME.exec(text);
     if (match === null) continue;

@@ -81,3 +81,34 @@ Deno.test("runDev() answers an exception with a traceback page, HTML or text by 
     assert.equal(await (await fetch(dev.url)).text(), "fine");
   });
 });
+
+Deno.test("runDev() shows where a syntax error is, with its source lines", async () => {
+  const dir = await project();
+  await withDev(dir, async (dev) => {
+    await Deno.writeTextFile(
+      join(dir, "lib.ts"),
+      "export function explode(what: string): never {\n  throw new Error(what;\n}\n",
+    );
+    const deadline = Date.now() + 10_000;
+    let page = "";
+    while (Date.now() < deadline) {
+      const response = await fetch(dev.url, {
+        headers: { Accept: "text/html" },
+      });
+      page = await response.text();
+      if (response.status === 500) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.match(page, /The app failed to load/);
+    assert.ok(page.includes(`${pathToFileURL(join(dir, "lib.ts")).href}:2:`));
+    assert.match(
+      page,
+      /<b class="here"><span class="n">2<\/span> {3}throw new Error\(what;<\/b>/,
+    );
+    const text = await (await fetch(dev.url)).text();
+    assert.match(
+      text,
+      /^The app failed to load[\s\S]*Traceback \(most recent call first\):\n {2}\* at <module> \(file:/,
+    );
+  });
+});
