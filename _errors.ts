@@ -65,3 +65,8 @@ export function describe(value: unknown): string {
   }
   return typeof value === "undefined" ? "undefined" : `a ${typeof value}`;
 }
+
+/** An error's message, or a thrown non-Error as text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

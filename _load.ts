@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { App } from "./mod.ts";
 import { toApp } from "./_app.ts";
-import { describe } from "./_errors.ts";
+import { describe, messageOf } from "./_errors.ts";
 
 /** Export names tried, in order, when the spec names none. */
 export const DEFAULT_EXPORTS = ["default", "app", "application"];
@@ -72,9 +72,7 @@ export async function appFromExports(
       value = await (value as () => unknown)();
     } catch (error) {
       throw new Error(
-        `Cannot call ${spec.module}:${name}(): ${
-          error instanceof Error ? error.message : String(error)
-        }`,
+        `Cannot call ${spec.module}:${name}(): ${messageOf(error)}`,
         { cause: error },
       );
     }

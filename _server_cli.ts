@@ -11,6 +11,7 @@ import {
   loadApp,
   parseAppSpec,
 } from "./_load.ts";
+import { messageOf } from "./_errors.ts";
 
 const HELP = `Serve a gateway (WSGI) app on Deno.serve.
 
@@ -147,10 +148,6 @@ export function parseServerArgs(
   return { spec: parseAppSpec(positionals[0]), options };
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function readPem(path: string, flag: string): string {
   try {
     return Deno.readTextFileSync(path);
@@ -184,7 +181,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     app = await loadApp(config.spec);
   } catch (error) {
-    console.error(`server.ts: error: ${errorText(error)}`);
+    console.error(`server.ts: error: ${messageOf(error)}`);
     return 1;
   }
   let server: Server;
@@ -192,7 +189,7 @@ export async function main(args: string[]): Promise<number> {
     server = serve(app, config.options);
   } catch (error) {
     console.error(
-      `server.ts: error: cannot listen: ${errorText(error)}`,
+      `server.ts: error: cannot listen: ${messageOf(error)}`,
     );
     return 1;
   }
