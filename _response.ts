@@ -186,17 +186,20 @@ function plainResponse(status: number, text: string): Response {
   });
 }
 
+const INTERNAL_ERROR = "Internal Server Error\n";
+
+function tooLargeText(limit: number): string {
+  return `Request body too large: this server accepts at most ${limit} bytes\n`;
+}
+
 /** The bare 500 that a failing app gets outside the dev server. */
 export function internalError(): Response {
-  return plainResponse(500, "Internal Server Error\n");
+  return plainResponse(500, INTERNAL_ERROR);
 }
 
 /** The 413 for a request body over the server's limit. */
 export function tooLarge(limit: number): Response {
-  return plainResponse(
-    413,
-    `Request body too large: this server accepts at most ${limit} bytes\n`,
-  );
+  return plainResponse(413, tooLargeText(limit));
 }
 
 type AnyIterator = Iterator<Chunk> | AsyncIterator<Chunk>;
@@ -232,14 +235,16 @@ export class Exchange implements SignalSource {
   #cancelledByClient = false;
   // A HEAD response carries the headers a GET would, and no body.
   #head = false;
-  #inMemory = false;
+  #memoryBody: Uint8Array | string | null | undefined;
 
   /**
-   * Whether the response's whole body was in memory when it was made (an
-   * array, an error page, no body), rather than a stream still to be read.
+   * The response's whole body, when it was in memory as the response was
+   * made (an array, an error page; `null` for none); `undefined` when the
+   * body is a stream still to be read. It may be the app's own chunk: copy
+   * it, never transfer it.
    */
-  get bodyInMemory(): boolean {
-    return this.#inMemory;
+  get memoryBody(): Uint8Array | string | null | undefined {
+    return this.#memoryBody;
   }
 
   /** `deno.signal`: aborts if the client leaves before the response is done. */
@@ -350,13 +355,14 @@ export class Exchange implements SignalSource {
       return this.#response;
     }
     this.#streamDone = true;
-    this.#inMemory = true;
     this.#closeBody();
     if (error instanceof BodyTooLargeError) {
-      return this.#response = tooLarge(error.limit);
+      this.#memoryBody = tooLargeText(error.limit);
+      return this.#response = plainResponse(413, this.#memoryBody);
     }
     this.#log(`error before the response started: ${formatError(error)}`);
-    return this.#response = internalError();
+    this.#memoryBody = INTERNAL_ERROR;
+    return this.#response = plainResponse(500, INTERNAL_ERROR);
   }
 
   /** The app returned its body. */
@@ -488,7 +494,7 @@ export class Exchange implements SignalSource {
     }
     this.#response = response;
     this.#streamDone = true;
-    this.#inMemory = true;
+    this.#memoryBody = data;
     this.#closeBody();
     return response;
   }
@@ -520,7 +526,7 @@ export class Exchange implements SignalSource {
     const response = new Response(null, this.#init());
     this.#response = response;
     this.#streamDone = true;
-    this.#inMemory = true;
+    this.#memoryBody = null;
     this.#closeBody();
     return response;
   }

@@ -150,12 +150,11 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
       ((addr) => log(`Listening on ${urlOf(addr)}`)),
   }, async (request, info) => {
     const start = performance.now();
-    if (live && new URL(request.url).pathname === EVENTS_PATH) {
-      return live.events();
-    }
+    // The path as received; cheaper than parsing the URL.
+    const path = request.url.slice(request.url.indexOf("/", 8));
+    if (live && path === EVENTS_PATH) return live.events();
     let response = await supervisor.handler(request, info);
     if (live) response = withReloadScript(response);
-    const path = request.url.slice(request.url.indexOf("/", 8));
     log(
       `${request.method} ${path} ${
         paint(statusColor(response.status), String(response.status))

@@ -52,7 +52,7 @@ export type FromWorker =
     status: number;
     statusText: string;
     headers: [string, string][];
-    body: ReadableStream<Uint8Array> | Uint8Array | null;
+    body: ReadableStream<Uint8Array> | Uint8Array | string | null;
   }
   | { type: "error"; id: number; message: string; stack: string };
 
@@ -115,11 +115,10 @@ async function respond(message: Extract<ToWorker, { type: "request" }>) {
       app!,
       makeEnviron(request, info, context, exchange),
     );
-    // A body that was whole in memory crosses as bytes, which costs far
+    // A body that was whole in memory crosses as a copy, which costs far
     // less than a transferred stream.
-    const body = exchange.bodyInMemory && response.body !== null
-      ? new Uint8Array(await response.arrayBuffer())
-      : response.body;
+    const memory = exchange.memoryBody;
+    const body = memory === undefined ? response.body : memory;
     port.postMessage({
       type: "response",
       id: message.id,
@@ -127,7 +126,7 @@ async function respond(message: Extract<ToWorker, { type: "request" }>) {
       statusText: response.statusText,
       headers: [...response.headers],
       body,
-    }, body instanceof Uint8Array ? [body.buffer] : body ? [body] : []);
+    }, body instanceof ReadableStream ? [body] : []);
   } catch (error) {
     port.postMessage({
       type: "error",
