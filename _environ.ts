@@ -35,10 +35,27 @@ export interface EnvironContext {
   maxBodySize: number;
 }
 
+/**
+ * What the environ reads of a request: a `Request` from `Deno.serve`, or a
+ * lighter copy of one that makes the full `Request` only if the app reads
+ * `deno.request` (the dev server's Worker, where building every `Request`
+ * would cost a third of a hello world).
+ */
+export type RequestParts =
+  | Request
+  | {
+    readonly url: string;
+    readonly method: string;
+    readonly headers: Headers;
+    readonly body: ReadableStream<Uint8Array> | null;
+    readonly signal: AbortSignal;
+    toRequest(): Request;
+  };
+
 /** Gives `deno.signal`: aborted when the client goes away mid-request. */
 export interface SignalSource {
   /** The signal for `request`, created on first use. */
-  signal(request: Request): AbortSignal;
+  signal(request: RequestParts): AbortSignal;
 }
 
 const VERSION = Object.freeze([1, 0] as const);
@@ -48,7 +65,7 @@ const VERSION = Object.freeze([1, 0] as const);
  * at once and the result is the plain object itself, not a Proxy.
  */
 export function makeEnviron(
-  req: Request,
+  req: RequestParts,
   info: Deno.ServeHandlerInfo | undefined,
   ctx: EnvironContext,
   source?: SignalSource,
@@ -108,6 +125,30 @@ export function makeEnviron(
     "deno.request": req,
     "deno.info": info,
   } as unknown as Environ;
+  if (!(req instanceof Request)) {
+    Reflect.defineProperty(target, "deno.request", {
+      get() {
+        const request = req.toRequest();
+        Reflect.defineProperty(target, "deno.request", {
+          value: request,
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+        return request;
+      },
+      set(value: unknown) {
+        Reflect.defineProperty(target, "deno.request", {
+          value,
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+      },
+      enumerable: true,
+      configurable: true,
+    });
+  }
   if (eager) {
     fillLazyKeys(target, req, info);
     target["deno.signal"] = source?.signal(req) ?? req.signal;
@@ -118,7 +159,7 @@ export function makeEnviron(
 
 function fillLazyKeys(
   target: Environ,
-  req: Request,
+  req: RequestParts,
   info: Deno.ServeHandlerInfo | undefined,
 ): void {
   const remote = (info?.remoteAddr ?? {}) as Partial<Deno.NetAddr>;
@@ -151,13 +192,13 @@ function isHeaderKey(key: string | symbol): boolean {
 /** Proxy traps that fill in the lazy keys before anything can observe them. */
 class LazyKeys implements ProxyHandler<Environ> {
   // Each is cleared once its keys are filled in.
-  #req: Request | undefined;
+  #req: RequestParts | undefined;
   #info: Deno.ServeHandlerInfo | undefined;
-  #signalFor: Request | undefined;
+  #signalFor: RequestParts | undefined;
   #source: SignalSource | undefined;
 
   constructor(
-    req: Request,
+    req: RequestParts,
     info: Deno.ServeHandlerInfo | undefined,
     source: SignalSource | undefined,
   ) {

@@ -1,4 +1,5 @@
 import type { InputStream } from "./mod.ts";
+import type { RequestParts } from "./_environ.ts";
 
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
@@ -25,7 +26,7 @@ export class BodyTooLargeError extends RangeError {
 export class Input implements InputStream {
   #source: ReadableStream<Uint8Array> | null;
   // Set until the first read, so that an unread body costs nothing.
-  #request: Request | undefined;
+  #request: RequestParts | undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   // Bytes read from the stream but not yet handed to the app.
   #buffer: Uint8Array = EMPTY;
@@ -44,13 +45,13 @@ export class Input implements InputStream {
   }
 
   /** `wsgi.input` for a request: bounded by its Content-Length and `limit`. */
-  static fromRequest(request: Request, limit = Infinity): Input {
+  static fromRequest(request: RequestParts, limit = Infinity): Input {
     const input = new Input(null, Infinity, limit);
     input.#request = request;
     return input;
   }
 
-  #open(request: Request): void {
+  #open(request: RequestParts): void {
     this.#request = undefined;
     this.#source = request.body;
     const length = request.headers.get("content-length");

@@ -10,7 +10,7 @@ import { describe, escapeControls, formatError } from "./_errors.ts";
 import { BodyTooLargeError, concat } from "./_input.ts";
 import { FileBody } from "./_file_wrapper.ts";
 import { REASONS } from "./_status.ts";
-import type { SignalSource } from "./_environ.ts";
+import type { RequestParts, SignalSource } from "./_environ.ts";
 import { HOP_BY_HOP } from "./_headers.ts";
 
 const encoder = new TextEncoder();
@@ -248,7 +248,7 @@ export class Exchange implements SignalSource {
   }
 
   /** `deno.signal`: aborts if the client leaves before the response is done. */
-  signal(request: Request): AbortSignal {
+  signal(request: RequestParts): AbortSignal {
     if (this.#disconnect === undefined) {
       const controller = this.#disconnect = new AbortController();
       // Deno 2.9 also aborts request.signal after a response that went

@@ -68,11 +68,12 @@ export interface DevServer {
   close(): Promise<void>;
 }
 
-const useColor = () =>
-  Deno.env.get("NO_COLOR") === undefined && Deno.stdout.isTerminal();
+// Asked once: both are calls into the runtime, too dear for every request.
+let color: boolean | undefined;
 
 function paint(code: number, text: string): string {
-  return useColor() ? `\x1b[${code}m${text}\x1b[0m` : text;
+  color ??= Deno.env.get("NO_COLOR") === undefined && Deno.stdout.isTerminal();
+  return color ? `\x1b[${code}m${text}\x1b[0m` : text;
 }
 
 function statusColor(status: number): number {
@@ -120,7 +121,9 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     // Pages reload after a failed load too: they show its error at once,
     // and come back with the fix.
     live?.reload(++generation);
-    await watcher.refresh();
+    // The graph is worked out again beside the next reload, not before it:
+    // a save during `deno info` must not wait for it.
+    if (changed.length > 0) void watcher.refresh();
   };
   // One reload at a time; changes during one make one more.
   const schedule = (changed: string[]) => {
@@ -142,6 +145,8 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     onChange: schedule,
   });
   await reload([]);
+  // Watching before serving, so that no save after the start is missed.
+  await watcher.refresh();
 
   const server = Deno.serve({
     hostname: options.hostname ?? "127.0.0.1",
@@ -167,7 +172,7 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     addr,
     url: urlOf(addr),
     async close() {
-      watcher.close();
+      await watcher.close();
       live?.close();
       await reloading;
       await server.shutdown();

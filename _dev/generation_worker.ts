@@ -8,7 +8,7 @@
  * @module
  */
 import type { App } from "../mod.ts";
-import { makeEnviron } from "../_environ.ts";
+import { makeEnviron, type RequestParts } from "../_environ.ts";
 import { errorStream } from "../_errors.ts";
 import { Exchange } from "../_response.ts";
 import { appFromExports, type AppSpec, moduleUrl } from "../_load.ts";
@@ -26,6 +26,7 @@ const debug = errors({
 /** What the supervisor sends. */
 export type ToWorker =
   | { type: "load"; spec: AppSpec }
+  | { type: "abort"; id: number }
   | {
     type: "request";
     id: number;
@@ -54,7 +55,8 @@ export type FromWorker =
     headers: [string, string][];
     body: ReadableStream<Uint8Array> | Uint8Array | string | null;
   }
-  | { type: "error"; id: number; message: string; stack: string };
+  | { type: "error"; id: number; message: string; stack: string }
+  | { type: "watch"; id: number };
 
 const port = self as unknown as {
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
@@ -97,14 +99,57 @@ async function load(spec: AppSpec): Promise<void> {
   }
 }
 
-async function respond(message: Extract<ToWorker, { type: "request" }>) {
-  try {
-    const request = new Request(message.url, {
-      method: message.method,
-      headers: message.headers,
-      body: message.body,
+type RequestMessage = Extract<ToWorker, { type: "request" }>;
+
+// The requests whose app reads `deno.signal`, until the supervisor says
+// their client left or their exchange ended.
+const watched = new Map<number, AbortController>();
+
+/**
+ * A request as the supervisor forwarded it. A full `Request` is made only
+ * if the app asks for `deno.request`; its signal is asked of the supervisor
+ * only if the app reads it.
+ */
+class ForwardedRequest {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: Headers;
+  readonly body: ReadableStream<Uint8Array> | null;
+  readonly #id: number;
+  #controller: AbortController | undefined;
+
+  constructor(message: RequestMessage) {
+    this.url = message.url;
+    this.method = message.method;
+    this.headers = new Headers(message.headers);
+    this.body = message.body;
+    this.#id = message.id;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      watched.set(this.#id, this.#controller);
+      port.postMessage({ type: "watch", id: this.#id });
+    }
+    return this.#controller.signal;
+  }
+
+  toRequest(): Request {
+    return new Request(this.url, {
+      method: this.method,
+      headers: this.headers,
+      // Once wsgi.input has begun reading, the body is its own.
+      body: this.body?.locked ? null : this.body,
+      signal: this.signal,
       duplex: "half",
     } as RequestInit);
+  }
+}
+
+async function respond(message: RequestMessage) {
+  try {
+    const request: RequestParts = new ForwardedRequest(message);
     const info = {
       remoteAddr: { transport: "tcp", ...message.remote },
       completed: Promise.resolve(),
@@ -138,6 +183,11 @@ async function respond(message: Extract<ToWorker, { type: "request" }>) {
 
 port.onmessage = (event) => {
   const message = event.data;
-  if (message.type === "load") load(message.spec);
-  else respond(message);
+  if (message.type === "request") respond(message);
+  else if (message.type === "abort") {
+    watched.get(message.id)?.abort(
+      new DOMException("The client went away", "AbortError"),
+    );
+    watched.delete(message.id);
+  } else load(message.spec);
 };

@@ -30,6 +30,8 @@ export class Generation {
   readonly worker: Worker;
   #next = 0;
   #pending = new Map<number, (answer: FromWorker) => void>();
+  // Requests in flight, for the app that reads `deno.signal`.
+  #requests = new Map<number, Request>();
   #inFlight = 0;
   #idle: (() => void) | undefined;
 
@@ -37,7 +39,8 @@ export class Generation {
     this.worker = worker;
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const answer = event.data;
-      if (answer.type === "response" || answer.type === "error") {
+      if (answer.type === "watch") this.#watch(answer.id);
+      else if (answer.type === "response" || answer.type === "error") {
         this.#pending.get(answer.id)?.(answer);
         this.#pending.delete(answer.id);
       }
@@ -75,6 +78,7 @@ export class Generation {
   handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
     const id = this.#next++;
     this.#inFlight++;
+    this.#requests.set(id, request);
     const remote = info.remoteAddr as Deno.NetAddr;
     const body = request.body;
     const message: ToWorker = {
@@ -89,7 +93,7 @@ export class Generation {
     return new Promise((resolve) => {
       this.#pending.set(id, (answer) => {
         if (answer.type === "error") {
-          this.#done();
+          this.#done(id);
           resolve(
             new Response(`${answer.message}\n`, {
               status: 500,
@@ -102,9 +106,9 @@ export class Generation {
         // The request counts as in flight until its body has gone out, or
         // the client has gone away.
         const body = answer.body instanceof ReadableStream
-          ? tracked(answer.body, () => this.#done())
+          ? tracked(answer.body, () => this.#done(id))
           : answer.body;
-        if (!(body instanceof ReadableStream)) this.#done();
+        if (!(body instanceof ReadableStream)) this.#done(id);
         resolve(
           new Response(body as BodyInit | null, {
             status: answer.status,
@@ -117,7 +121,20 @@ export class Generation {
     });
   }
 
-  #done(): void {
+  /** Tells the Worker when request `id`'s signal aborts. */
+  #watch(id: number): void {
+    const request = this.#requests.get(id);
+    if (request === undefined) return;
+    const abort: ToWorker = { type: "abort", id };
+    request.signal.addEventListener(
+      "abort",
+      () => this.worker.postMessage(abort),
+      { once: true },
+    );
+  }
+
+  #done(id: number): void {
+    this.#requests.delete(id);
     this.#inFlight--;
     if (this.#inFlight === 0) this.#idle?.();
   }

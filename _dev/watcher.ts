@@ -25,7 +25,7 @@ export interface WatcherOptions {
    * Quiet time in milliseconds after the last event before a change is
    * reported.
    *
-   * @default {50}
+   * @default {25}
    */
   debounceMs?: number;
   /** Called once per burst of changes, with the paths that changed. */
@@ -73,6 +73,8 @@ export class ModuleWatcher {
   #pending = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  #refreshing: Promise<void> | undefined;
+  #wanted = false;
 
   constructor(entry: string, options: WatcherOptions) {
     this.#entry = resolve(entry);
@@ -87,9 +89,25 @@ export class ModuleWatcher {
 
   /**
    * Works out the module graph (again) and watches what it holds. Call it
-   * after each reload: the app may import new modules.
+   * after each reload: the app may import new modules. Calls while one runs
+   * make one more run; the promise settles when none is left.
    */
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
+    this.#wanted = true;
+    this.#refreshing ??= (async () => {
+      try {
+        while (this.#wanted && !this.#closed) {
+          this.#wanted = false;
+          await this.#refreshOnce();
+        }
+      } finally {
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  async #refreshOnce(): Promise<void> {
     const files = await localModuleGraph(this.#entry);
     if (this.#closed) return;
     const next = new Set(files);
@@ -129,7 +147,7 @@ export class ModuleWatcher {
       this.#pending.clear();
       this.#timer = undefined;
       this.#options.onChange(paths);
-    }, this.#options.debounceMs ?? 50);
+    }, this.#options.debounceMs ?? 25);
   }
 
   #relevant(path: string): boolean {
@@ -147,10 +165,14 @@ export class ModuleWatcher {
     this.#watchers = [];
   }
 
-  /** Stops watching; no change is reported after this. */
-  close(): void {
+  /**
+   * Stops watching; no change is reported after this. Settles once a
+   * refresh under way has ended.
+   */
+  async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#stopWatching();
+    await this.#refreshing;
   }
 }

@@ -115,3 +115,44 @@ Deno.test("Supervisor shows a load failure until a fix loads, and never stops se
     assert.equal(await (await fetch(`${url}/`)).text(), "fixed");
   });
 });
+
+Deno.test("Supervisor: deno.signal aborts in the Worker when the client leaves, and deno.request is a full Request", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  await Deno.writeTextFile(
+    join(dir, "app.ts"),
+    `let aborted = "no";
+export default async (environ: Record<string, any>, startResponse: (s: string, h: [string, string][]) => unknown) => {
+  startResponse("200 OK", [["Content-Type", "text/plain"]]);
+  if (environ.PATH_INFO === "/wait") {
+    const signal: AbortSignal = environ["deno.signal"];
+    await new Promise((resolve) => signal.addEventListener("abort", resolve));
+    aborted = "yes: " + (signal.reason as Error).name;
+    return [];
+  }
+  if (environ.PATH_INFO === "/echo") {
+    const request: Request = environ["deno.request"];
+    return [request instanceof Request ? "Request " + request.method + " " + await request.text() : "not a Request"];
+  }
+  return [aborted];
+};
+`,
+  );
+  await withSupervisor(dir, async (supervisor, url) => {
+    await supervisor.reload();
+    const echo = await fetch(`${url}/echo`, { method: "POST", body: "hi" });
+    assert.equal(await echo.text(), "Request POST hi");
+
+    const client = new AbortController();
+    const waiting = fetch(`${url}/wait`, { signal: client.signal });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    client.abort();
+    await assert.rejects(waiting, { name: "AbortError" });
+    const deadline = Date.now() + 5000;
+    let seen = "";
+    while (!(seen = await (await fetch(`${url}/`)).text()).startsWith("yes")) {
+      assert.ok(Date.now() < deadline, `the app never saw the abort: ${seen}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(seen, "yes: AbortError");
+  });
+});

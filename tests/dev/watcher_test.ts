@@ -104,7 +104,7 @@ Deno.test("ModuleWatcher reports a burst of saves to an imported module once", a
     await bursted(1);
     assert.deepEqual(bursts, [[join(dir, "lib/sub.ts")]]);
   } finally {
-    watcher.close();
+    await watcher.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -123,7 +123,7 @@ Deno.test("ModuleWatcher sees a save done by writing a new file and renaming it 
     await bursted(1);
     assert.ok(bursts[0].includes(join(dir, "lib/dep.ts")));
   } finally {
-    watcher.close();
+    await watcher.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -144,7 +144,7 @@ Deno.test("ModuleWatcher watches extra paths recursively and honours ignore patt
     await bursted(1);
     assert.deepEqual(bursts, [[join(dir, "assets/style.css")]]);
   } finally {
-    watcher.close();
+    await watcher.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -169,7 +169,7 @@ Deno.test("ModuleWatcher.refresh() follows a module the app starts importing", a
     await bursted(2);
     assert.deepEqual(bursts[1], [join(dir, "lib/unrelated.ts")]);
   } finally {
-    watcher.close();
+    await watcher.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
