@@ -14,11 +14,25 @@
  * load (a syntax error, a throw at import) is shown to every request until
  * a save fixes it.
  *
+ * An exception in the app gets a traceback page with a console that runs
+ * JavaScript inside the app's Worker. The console asks for a PIN, printed on
+ * the terminal and the same for the whole session, locks after ten wrong
+ * ones, and answers only to trusted Host values. On an address other than
+ * loopback the console stays off unless `--expose-console` is given.
+ *
  * @module
  */
 import { parseArgs, parsePort, UsageError } from "./_cli.ts";
 import { parseAppSpec } from "./_load.ts";
 import { Supervisor } from "./_dev/supervisor.ts";
+import {
+  DEBUGGER_PATH,
+  DebuggerConsole,
+  isLoopback,
+  newPin,
+  trustedHosts,
+} from "./_dev/debugger/console.ts";
+import { consolePage } from "./_dev/debugger/pages.ts";
 import { ModuleWatcher } from "./_dev/watcher.ts";
 import {
   EVENTS_PATH,
@@ -52,6 +66,25 @@ export interface DevOptions {
    * @default {true}
    */
   liveReload?: boolean;
+  /**
+   * Show a traceback page, with its console, when the app throws; without
+   * it a failing request gets a bare 500 (the terminal still gets the
+   * traceback).
+   *
+   * @default {true}
+   */
+  debugger?: boolean;
+  /**
+   * Allow the console when `hostname` is not a loopback address. Anyone who
+   * can reach the address and learns the PIN can run code as you.
+   *
+   * @default {false}
+   */
+  exposeConsole?: boolean;
+  /** Host names the debugger trusts besides localhost names and the bound address. */
+  trustHosts?: string[];
+  /** The console's PIN. By default a new random one for the session. */
+  pin?: string;
   /** Where the terminal lines go. By default, stdout. */
   log?: (line: string) => void;
   /** Called once the server listens. */
@@ -64,6 +97,8 @@ export interface DevServer {
   readonly addr: Deno.NetAddr;
   /** Its base URL. */
   readonly url: string;
+  /** The console's PIN, if the console is on. */
+  readonly pin: string | undefined;
   /** Stops watching, closes the socket and retires the app. */
   close(): Promise<void>;
 }
@@ -98,7 +133,27 @@ function statusColor(status: number): number {
 export async function runDev(options: DevOptions): Promise<DevServer> {
   const log = options.log ?? ((line: string) => console.log(line));
   const spec = parseAppSpec(options.app);
-  const supervisor = new Supervisor(spec);
+  const hostname = options.hostname ?? "127.0.0.1";
+  const pages = options.debugger !== false;
+  const refusal = pages
+    ? consoleRefusal(hostname, options.exposeConsole === true)
+    : undefined;
+  const consoleOn = pages && refusal === undefined;
+  if (refusal) log(`${paint(33, "warning")} ${refusal}`);
+  const trusted = trustedHosts(hostname, options.trustHosts);
+  const supervisor = new Supervisor(
+    spec,
+    { pages, console: consoleOn, trusted },
+    (request, text) => log(`${paint(31, "error")} in ${request}: ${text}`),
+  );
+  const debuggerConsole = consoleOn
+    ? new DebuggerConsole({
+      pin: options.pin ?? newPin(),
+      trusted,
+      evaluate: (source, error) => supervisor.evaluate(source, error),
+      page: consolePage,
+    })
+    : undefined;
   const live = options.liveReload === false ? undefined : new LiveReload();
   let generation = 0;
 
@@ -148,8 +203,15 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
   // Watching before serving, so that no save after the start is missed.
   await watcher.refresh();
 
+  function debuggerEndpoint(request: Request): Promise<Response> | Response {
+    if (debuggerConsole) return debuggerConsole.handle(request);
+    return Response.json({
+      error: refusal ?? "The debugger is off (--no-debugger)",
+    }, { status: 404 });
+  }
+
   const server = Deno.serve({
-    hostname: options.hostname ?? "127.0.0.1",
+    hostname,
     port: options.port ?? 8000,
     onListen: options.onListen ??
       ((addr) => log(`Listening on ${urlOf(addr)}`)),
@@ -157,8 +219,15 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     const start = performance.now();
     // The path as received; cheaper than parsing the URL.
     const path = request.url.slice(request.url.indexOf("/", 8));
-    if (live && path === EVENTS_PATH) return live.events();
-    let response = await supervisor.handler(request, info);
+    if (path === EVENTS_PATH) {
+      return live?.events() ??
+        Response.json({ error: "Live reload is off (--no-live-reload)" }, {
+          status: 404,
+        });
+    }
+    let response = path.startsWith(DEBUGGER_PATH)
+      ? await debuggerEndpoint(request)
+      : await supervisor.handler(request, info);
     if (live) response = withReloadScript(response);
     log(
       `${request.method} ${path} ${
@@ -168,9 +237,17 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     return response;
   });
   const addr = server.addr;
+  if (debuggerConsole) {
+    log(
+      `Debugger PIN: ${paint(1, debuggerConsole.pin)} (console at ${
+        urlOf(addr)
+      }${DEBUGGER_PATH.slice(1)}console)`,
+    );
+  }
   return {
     addr,
     url: urlOf(addr),
+    pin: debuggerConsole?.pin,
     async close() {
       await watcher.close();
       live?.close();
@@ -179,6 +256,20 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
       await supervisor.close();
     },
   };
+}
+
+/**
+ * Why the console must stay off on `hostname`, if it must: anyone who can
+ * reach a non-loopback address could try PINs and run code.
+ */
+export function consoleRefusal(
+  hostname: string,
+  exposeConsole: boolean,
+): string | undefined {
+  if (isLoopback(hostname) || exposeConsole) return undefined;
+  return `the debugger console is off: ${hostname} is not a loopback ` +
+    "address, and anyone who can reach it could try to run code; " +
+    "pass --expose-console to allow it anyway";
 }
 
 function urlOf(addr: Deno.NetAddr): string {
@@ -198,7 +289,12 @@ Options:
   -w, --watch PATH      Also reload when PATH changes (repeatable)
       --ignore REGEX    Never reload for paths matching REGEX (repeatable)
       --no-live-reload  Do not make HTML pages reload themselves
+      --no-debugger     A bare 500 instead of traceback pages and console
+      --trust-host NAME Debugger also answers to Host NAME (repeatable)
+      --expose-console  Allow the console on a non-loopback --host
   -h, --help            Show this help and exit
+
+The console's PIN is printed at start; WSGI_DEV_PIN sets it instead.
 `;
 
 async function main(args: string[]): Promise<number> {
@@ -210,6 +306,9 @@ async function main(args: string[]): Promise<number> {
       { name: "watch", short: "w", kind: "string", repeat: true },
       { name: "ignore", kind: "string", repeat: true },
       { name: "no-live-reload", kind: "boolean" },
+      { name: "no-debugger", kind: "boolean" },
+      { name: "trust-host", kind: "string", repeat: true },
+      { name: "expose-console", kind: "boolean" },
       { name: "help", short: "h", kind: "boolean" },
     ]);
     if (flags.help) {
@@ -229,6 +328,10 @@ async function main(args: string[]): Promise<number> {
         : parsePort(flags.port as string, "--port"),
       watch: flags.watch as string[] | undefined,
       liveReload: !flags["no-live-reload"],
+      debugger: !flags["no-debugger"],
+      trustHosts: flags["trust-host"] as string[] | undefined,
+      exposeConsole: flags["expose-console"] === true,
+      pin: Deno.env.get("WSGI_DEV_PIN") || undefined,
       ignore: (flags.ignore as string[] | undefined)?.map((source) => {
         try {
           return new RegExp(source);

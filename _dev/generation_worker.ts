@@ -3,29 +3,35 @@
  * so a change anywhere in the app's local modules takes effect in the next
  * generation. The supervisor sends `load` once, then one `request` per
  * request, each body a transferred stream; the Worker answers `ready` or
- * `failed`, then one `response` (or `error`) per request.
+ * `failed`, then one `response` (or `error`) per request. The debugger's
+ * console sends `eval`, answered by `evaluated`.
  *
  * @module
  */
-import type { App } from "../mod.ts";
+import type { App, Environ } from "../mod.ts";
 import { makeEnviron, type RequestParts } from "../_environ.ts";
 import { errorStream } from "../_errors.ts";
 import { Exchange } from "../_response.ts";
 import { appFromExports, type AppSpec, moduleUrl } from "../_load.ts";
 import { errors } from "../middleware/errors.ts";
-import { debugPage, tracebackHtml } from "./debugger/pages.ts";
+import { consoleHtml, debugPage, tracebackHtml } from "./debugger/pages.ts";
 import { tracebackText } from "./debugger/traceback.ts";
+import { hostTrusted } from "./debugger/console.ts";
 
-// An exception before the headers went out gets the traceback page; the
-// terminal gets the same traceback.
-const debug = errors({
-  page: debugPage,
-  report: (error) => console.error(tracebackText(error)),
-});
+/** How a generation shows an exception in the app. */
+export interface DebugSettings {
+  /** Traceback pages; without them a failing request gets a bare 500. */
+  pages: boolean;
+  /** The console on HTML traceback pages, for trusted Host values. */
+  console: boolean;
+  /** Host names trusted besides the loopback ones. */
+  trusted: string[];
+}
 
 /** What the supervisor sends. */
 export type ToWorker =
-  | { type: "load"; spec: AppSpec }
+  | { type: "load"; spec: AppSpec; generation: number; debug: DebugSettings }
+  | { type: "eval"; id: number; source: string; error?: string }
   | { type: "abort"; id: number }
   | {
     type: "request";
@@ -56,7 +62,9 @@ export type FromWorker =
     body: ReadableStream<Uint8Array> | Uint8Array | string | null;
   }
   | { type: "error"; id: number; message: string; stack: string }
-  | { type: "watch"; id: number };
+  | { type: "evaluated"; id: number; ok: boolean; output: string }
+  | { type: "watch"; id: number }
+  | { type: "traceback"; request: string; text: string };
 
 const port = self as unknown as {
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
@@ -64,6 +72,47 @@ const port = self as unknown as {
 };
 
 let app: App | undefined;
+// What the console has in scope: the app module's exports and the app.
+let exports: Record<string, unknown> = {};
+let bare: App | undefined;
+let generation = 0;
+
+// The errors of the last traceback pages, for the console to look into.
+const KEPT_ERRORS = 50;
+const shown = new Map<string, { error: unknown; environ: unknown }>();
+let shownCount = 0;
+
+/** Keeps `error` for the console; its key, to be named by the page. */
+function keep(error: unknown, environ: unknown): string {
+  const key = `${generation}-${++shownCount}`;
+  shown.set(key, { error, environ });
+  if (shown.size > KEPT_ERRORS) shown.delete(shown.keys().next().value!);
+  return key;
+}
+
+/** The app wrapped so that an exception gets the page `debug` asks for. */
+function withDebugger(inner: App, debug: DebugSettings): App {
+  // The terminal gets the traceback either way, through the supervisor.
+  const report = (error: unknown, environ: Environ) =>
+    port.postMessage({
+      type: "traceback",
+      request:
+        `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`,
+      text: tracebackText(error),
+    });
+  if (!debug.pages) return errors({ report })(inner);
+  return errors({
+    report,
+    page: (error, environ) =>
+      debugPage(
+        error,
+        environ,
+        debug.console && hostTrusted(environ.HTTP_HOST, debug.trusted)
+          ? consoleHtml(keep(error, environ))
+          : "",
+      ),
+  })(inner);
+}
 // What the server would know once; SERVER_NAME comes from the Host header.
 const context = {
   scriptName: "",
@@ -78,10 +127,15 @@ function describeError(error: unknown): { message: string; stack: string } {
     : { message: String(error), stack: "" };
 }
 
-async function load(spec: AppSpec): Promise<void> {
+async function load(
+  message: Extract<ToWorker, { type: "load" }>,
+): Promise<void> {
+  const spec = message.spec;
+  generation = message.generation;
   try {
-    const exports = await import(moduleUrl(spec.module).href);
-    app = debug(await appFromExports(exports, spec));
+    exports = await import(moduleUrl(spec.module).href);
+    bare = await appFromExports(exports, spec);
+    app = withDebugger(bare, message.debug);
     port.postMessage({ type: "ready" });
   } catch (error) {
     // The pages are made here, where the app's files can be read.
@@ -181,13 +235,75 @@ async function respond(message: RequestMessage) {
   }
 }
 
+// An async function's constructor, to compile what the console is sent
+// with `await` allowed.
+const AsyncFunction = Object.getPrototypeOf(async () => {})
+  .constructor as new (...args: string[]) => (
+    ...args: unknown[]
+  ) => Promise<unknown>;
+const SCOPE = ["exports", "app", "error", "environ"];
+
+/** Compiles console input: an expression if it is one, else statements. */
+function compile(source: string) {
+  try {
+    return new AsyncFunction(...SCOPE, `return (${source}\n);`);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    return new AsyncFunction(...SCOPE, source);
+  }
+}
+
+/** What console input threw, with its stack down to the console's own frames. */
+function thrownText(error: unknown): string {
+  if (!(error instanceof Error)) return `Uncaught ${Deno.inspect(error)}`;
+  const lines = (error.stack ?? `${error.name}: ${error.message}`).split("\n");
+  const own = lines.findIndex((line) =>
+    line.includes(import.meta.url) && !line.includes("eval at")
+  );
+  return `Uncaught ${(own < 0 ? lines : lines.slice(0, own)).join("\n")}`;
+}
+
+async function evaluate(message: Extract<ToWorker, { type: "eval" }>) {
+  let answer: { ok: boolean; output: string };
+  const context = message.error === undefined
+    ? { error: undefined, environ: undefined }
+    : shown.get(message.error);
+  if (context === undefined) {
+    answer = {
+      ok: false,
+      output: message.error!.startsWith(`${generation}-`)
+        ? "This error is too old: the console keeps the last " +
+          `${KEPT_ERRORS} errors' context`
+        : "This page is from an earlier version of the app, reloaded since: " +
+          "reload the page, or use the console at /__wsgi_dev__/console",
+    };
+  } else {
+    try {
+      const value = await compile(message.source)(
+        exports,
+        bare,
+        context.error,
+        context.environ,
+      );
+      answer = {
+        ok: true,
+        output: Deno.inspect(value, { depth: 4, iterableLimit: 200 }),
+      };
+    } catch (error) {
+      answer = { ok: false, output: thrownText(error) };
+    }
+  }
+  port.postMessage({ type: "evaluated", id: message.id, ...answer });
+}
+
 port.onmessage = (event) => {
   const message = event.data;
   if (message.type === "request") respond(message);
+  else if (message.type === "eval") evaluate(message);
   else if (message.type === "abort") {
     watched.get(message.id)?.abort(
       new DOMException("The client went away", "AbortError"),
     );
     watched.delete(message.id);
-  } else load(message.spec);
+  } else load(message);
 };

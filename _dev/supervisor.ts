@@ -11,7 +11,11 @@
  * @module
  */
 import type { AppSpec } from "../_load.ts";
-import type { FromWorker, ToWorker } from "./generation_worker.ts";
+import type {
+  DebugSettings,
+  FromWorker,
+  ToWorker,
+} from "./generation_worker.ts";
 import { escapeHtml } from "./debugger/pages.ts";
 
 const WORKER = new URL("./generation_worker.ts", import.meta.url);
@@ -35,12 +39,20 @@ export class Generation {
   #inFlight = 0;
   #idle: (() => void) | undefined;
 
-  private constructor(worker: Worker) {
+  private constructor(
+    worker: Worker,
+    onTraceback: (request: string, text: string) => void,
+  ) {
     this.worker = worker;
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const answer = event.data;
       if (answer.type === "watch") this.#watch(answer.id);
-      else if (answer.type === "response" || answer.type === "error") {
+      else if (answer.type === "traceback") {
+        onTraceback(answer.request, answer.text);
+      } else if (
+        answer.type === "response" || answer.type === "error" ||
+        answer.type === "evaluated"
+      ) {
         this.#pending.get(answer.id)?.(answer);
         this.#pending.delete(answer.id);
       }
@@ -48,13 +60,19 @@ export class Generation {
   }
 
   /** Loads `spec` in a fresh Worker: the generation, or why it failed. */
-  static load(spec: AppSpec): Promise<Generation | LoadFailure> {
+  static load(
+    spec: AppSpec,
+    generation: number,
+    debug: DebugSettings,
+    onTraceback: (request: string, text: string) => void,
+  ): Promise<Generation | LoadFailure> {
     const worker = new Worker(WORKER, { type: "module" });
     return new Promise((resolve) => {
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const answer = event.data;
-        if (answer.type === "ready") resolve(new Generation(worker));
-        else if (answer.type === "failed") {
+        if (answer.type === "ready") {
+          resolve(new Generation(worker, onTraceback));
+        } else if (answer.type === "failed") {
           worker.terminate();
           resolve({
             message: answer.message,
@@ -69,7 +87,7 @@ export class Generation {
         worker.terminate();
         resolve(plainFailure(event.message));
       };
-      const load: ToWorker = { type: "load", spec };
+      const load: ToWorker = { type: "load", spec, generation, debug };
       worker.postMessage(load);
     });
   }
@@ -118,6 +136,26 @@ export class Generation {
         );
       });
       this.worker.postMessage(message, body ? [body] : []);
+    });
+  }
+
+  /**
+   * Runs console input in the Worker; `error` names a traceback page's
+   * error, to have it and its environ in scope.
+   */
+  evaluate(
+    source: string,
+    error: string | undefined,
+  ): Promise<{ ok: boolean; output: string }> {
+    const id = this.#next++;
+    return new Promise((resolve) => {
+      this.#pending.set(id, (answer) => {
+        if (answer.type === "evaluated") {
+          resolve({ ok: answer.ok, output: answer.output });
+        }
+      });
+      const message: ToWorker = { type: "eval", id, source, error };
+      this.worker.postMessage(message);
     });
   }
 
@@ -215,10 +253,24 @@ function failurePage(failure: LoadFailure, request: Request): Response {
  */
 export class Supervisor {
   #spec: AppSpec;
+  #debug: DebugSettings;
   #current: Generation | LoadFailure | undefined;
+  #generation = 0;
+  #onTraceback: (request: string, text: string) => void;
 
-  constructor(spec: AppSpec) {
+  /**
+   * `debug` says how each generation shows an exception in the app;
+   * `onTraceback` gets each exception's request line and traceback.
+   */
+  constructor(
+    spec: AppSpec,
+    debug: DebugSettings = { pages: true, console: false, trusted: [] },
+    onTraceback: (request: string, text: string) => void = (request, text) =>
+      console.error(`${request}: ${text}`),
+  ) {
     this.#spec = spec;
+    this.#debug = debug;
+    this.#onTraceback = onTraceback;
   }
 
   /**
@@ -229,7 +281,12 @@ export class Supervisor {
    */
   async reload(): Promise<{ ms: number; failure?: LoadFailure }> {
     const start = performance.now();
-    const next = await Generation.load(this.#spec);
+    const next = await Generation.load(
+      this.#spec,
+      ++this.#generation,
+      this.#debug,
+      this.#onTraceback,
+    );
     const previous = this.#current;
     this.#current = next;
     if (previous instanceof Generation) void previous.retire();
@@ -249,6 +306,20 @@ export class Supervisor {
       request,
     );
   };
+
+  /** Runs console input in the current generation. */
+  evaluate(
+    source: string,
+    error: string | undefined,
+  ): Promise<{ ok: boolean; output: string }> {
+    const current = this.#current;
+    if (current instanceof Generation) return current.evaluate(source, error);
+    return Promise.resolve({
+      ok: false,
+      output: "The app has not loaded: there is nothing to evaluate in. " +
+        "Save a fix and try again",
+    });
+  }
 
   /** Retires the current generation, waiting for its requests. */
   async close(): Promise<void> {

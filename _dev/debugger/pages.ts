@@ -42,13 +42,90 @@ h1{font-size:1.3rem;color:#b00020}.request{color:#555}ol{padding:0;list-style:no
 .frame{border:1px solid #ddd;border-radius:4px;margin:.5rem 0;padding:.4rem .6rem}
 .frame.app{border-color:#b00020}.kind{float:right;color:#777;font-size:.8rem}
 .source{background:#f6f6f6;padding:.4rem;overflow:auto}.here{background:#ffe3e3;display:block}
-.n{color:#999}details{margin:.5rem 0}textarea{width:100%;height:12rem;font:12px monospace}`;
+.n{color:#999}details{margin:.5rem 0}textarea{width:100%;height:12rem;font:12px monospace}
+#console pre{background:#1e1e1e;color:#ddd;padding:.5rem;min-height:3rem;max-height:24rem;overflow:auto;white-space:pre-wrap}
+#console input[name=source]{width:100%;font:13px monospace;padding:.3rem}.hint{color:#555;font-size:.9rem}
+#pin-message{color:#b00020;margin-left:.5rem}`;
+
+/**
+ * The console: a PIN form, then a line that sends JavaScript to the
+ * debugger's eval endpoint. `error` names the error page it belongs to, so
+ * that `error` and `environ` are bound; without it only the app's exports
+ * and globals are.
+ */
+export function consoleHtml(error?: string): string {
+  const bound = error === undefined
+    ? "<code>exports</code> (the app module's exports) and <code>app</code>"
+    : "<code>exports</code> (the app module's exports), <code>app</code>, " +
+      "<code>error</code> (the exception above) and <code>environ</code> (this request's)";
+  return `<section id="console"${
+    error === undefined ? "" : ` data-error="${escapeHtml(error)}"`
+  }>
+<h2>Console</h2>
+<p class="hint">Runs JavaScript inside the app's Worker, with ${bound} in scope, and the Worker's globals.
+An expression's value is shown; statements run as a function body (<code>return</code> a value). <code>await</code> works.</p>
+<form id="pin-form"><label>PIN, printed in the terminal where dev.ts runs:
+<input name="pin" autocomplete="off" size="14"></label> <button>Unlock</button><span id="pin-message"></span></form>
+<div id="repl" hidden><pre id="output"></pre>
+<form id="eval-form"><input name="source" autocomplete="off" spellcheck="false" placeholder="> an expression, then Enter"></form></div>
+</section>
+<script>${CONSOLE_SCRIPT}</script>`;
+}
+
+// Kept small and dependency-free; the page's own content is never markup.
+const CONSOLE_SCRIPT = `(() => {
+const base = "/__wsgi_dev__/";
+const root = document.getElementById("console");
+const pinForm = document.getElementById("pin-form");
+const message = document.getElementById("pin-message");
+const repl = document.getElementById("repl");
+const output = document.getElementById("output");
+const evalForm = document.getElementById("eval-form");
+const post = async (path, body) => {
+  const response = await fetch(base + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return response.json();
+};
+const unlocked = () => { pinForm.hidden = true; repl.hidden = false; evalForm.source.focus(); };
+fetch(base + "pin").then((r) => r.json()).then((state) => {
+  if (state.authenticated) unlocked();
+  else if (state.locked) message.textContent = "The console is locked; restart dev.ts.";
+});
+pinForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const answer = await post("pin", { pin: pinForm.pin.value });
+  if (answer.ok) unlocked(); else message.textContent = answer.error;
+});
+evalForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const source = evalForm.source.value;
+  evalForm.source.value = "";
+  const answer = await post("eval", { source, error: root.dataset.error });
+  output.textContent += "> " + source + "\\n" + (answer.output ?? answer.error) + "\\n";
+  output.scrollTop = output.scrollHeight;
+});
+})();`;
+
+/** The standalone console page, at `/__wsgi_dev__/console`. */
+export function consolePage(): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>Console: dev.ts</title>
+<style>${STYLE}</style></head><body>
+<h1 style="color:inherit">Console</h1>
+${consoleHtml()}
+</body></html>
+`;
+}
 
 /**
  * The HTML page for `error`, under `subtitle` (the request, say): the app's
- * frames first, the rest folded away.
+ * frames first, the rest folded away. `console` is the console section to
+ * add, if any.
  */
-export function tracebackHtml(error: unknown, subtitle: string): string {
+export function tracebackHtml(
+  error: unknown,
+  subtitle: string,
+  console = "",
+): string {
   const frames = framesOf(error);
   const app = frames.filter((frame) => frame.kind === "app");
   const other = frames.filter((frame) => frame.kind !== "app");
@@ -65,14 +142,19 @@ export function tracebackHtml(error: unknown, subtitle: string): string {
 <ol class="frames other">${other.map(frameHtml).join("\n")}</ol></details>
 <h2>Plain text, to copy</h2>
 <textarea readonly>${escapeHtml(tracebackText(error, frames))}</textarea>
+${console}
 </body></html>
 `;
 }
 
-/** The 500 page for `error`: HTML when the client accepts it, else text. */
+/**
+ * The 500 page for `error`: HTML when the client accepts it, else text.
+ * `console` is the console section for the HTML page, if any.
+ */
 export function debugPage(
   error: unknown,
   environ: Environ,
+  console = "",
 ): { body: string; contentType: string } {
   const accept = environ.HTTP_ACCEPT ?? "";
   return accept.includes("text/html")
@@ -80,6 +162,7 @@ export function debugPage(
       body: tracebackHtml(
         error,
         `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`,
+        console,
       ),
       contentType: "text/html; charset=utf-8",
     }

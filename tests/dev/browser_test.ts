@@ -19,7 +19,8 @@ async function project(): Promise<string> {
   await Deno.writeTextFile(
     join(dir, "app.ts"),
     `import { title } from "./lib.ts";
-export default (_environ: unknown, startResponse: (s: string, h: [string, string][]) => unknown) => {
+export default (environ: { PATH_INFO: string }, startResponse: (s: string, h: [string, string][]) => unknown) => {
+  if (environ.PATH_INFO === "/boom") throw new Error("boom in " + title);
   startResponse("200 OK", [["Content-Type", "text/html; charset=utf-8"]]);
   return [\`<!doctype html><title>\${title}</title><h1>\${title}</h1>\`];
 };
@@ -28,16 +29,9 @@ export default (_environ: unknown, startResponse: (s: string, h: [string, string
   return dir;
 }
 
-Deno.test("a page served by dev.ts reloads itself on save and recovers from a broken save", async () => {
-  const dir = await project();
-  const dev = await runDev({
-    app: join(dir, "app.ts"),
-    port: 0,
-    log() {},
-    onListen() {},
-  });
-  // The flags keep Chromium from reaching for the network this machine lacks.
-  const browser = await chromium.launch({
+// The flags keep Chromium from reaching for the network this machine lacks.
+const launch = () =>
+  chromium.launch({
     executablePath: CHROMIUM,
     args: [
       "--headless",
@@ -50,6 +44,16 @@ Deno.test("a page served by dev.ts reloads itself on save and recovers from a br
       "--disable-sync",
     ],
   });
+
+Deno.test("a page served by dev.ts reloads itself on save and recovers from a broken save", async () => {
+  const dir = await project();
+  const dev = await runDev({
+    app: join(dir, "app.ts"),
+    port: 0,
+    log() {},
+    onListen() {},
+  });
+  const browser = await launch();
   try {
     const page = await browser.newPage();
     await page.goto(dev.url);
@@ -74,6 +78,47 @@ Deno.test("a page served by dev.ts reloads itself on save and recovers from a br
       timeout: 10_000,
     });
     assert.equal(await page.title(), "third");
+  } finally {
+    await browser.close();
+    await dev.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the traceback page's console takes the PIN, then evaluates in the app", async () => {
+  const dir = await project();
+  const dev = await runDev({
+    app: join(dir, "app.ts"),
+    port: 0,
+    log() {},
+    onListen() {},
+  });
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const response = await page.goto(`${dev.url}boom`);
+    assert.equal(response?.status(), 500);
+    await page.getByText("Error: boom in first").first().waitFor();
+
+    await page.locator("#pin-form input[name=pin]").fill("123-123-123");
+    await page.locator("#pin-form button").click();
+    await page.getByText("Wrong PIN: 9 tries left").waitFor({ timeout: 5000 });
+
+    await page.locator("#pin-form input[name=pin]").fill(dev.pin!);
+    await page.locator("#pin-form button").click();
+    const source = page.locator("#eval-form input[name=source]");
+    await source.waitFor({ state: "visible", timeout: 5000 });
+    await source.fill("typeof exports.default + ' / ' + error.message");
+    await source.press("Enter");
+    await page.locator("#output", { hasText: '"function / boom in first"' })
+      .waitFor({ timeout: 5000 });
+
+    // The cookie keeps the console open on the next page.
+    await page.reload();
+    await page.locator("#eval-form input[name=source]").waitFor({
+      state: "visible",
+      timeout: 5000,
+    });
   } finally {
     await browser.close();
     await dev.close();

@@ -85,10 +85,9 @@ Deno.test("runDev() shows browsers a load failure as HTML that reloads when fixe
 Deno.test("runDev({ liveReload: false }) leaves pages alone and serves no event stream", async () => {
   await withDev(await project(), async (dev) => {
     assert.equal(await (await fetch(dev.url)).text(), "one");
-    // The path goes to the app like any other.
-    assert.equal(
-      await (await fetch(new URL(EVENTS_PATH, dev.url))).text(),
-      "one",
-    );
+    // The dev server's paths stay its own, and say why there is no stream.
+    const events = await fetch(new URL(EVENTS_PATH, dev.url));
+    assert.equal(events.status, 404);
+    assert.match((await events.json()).error, /--no-live-reload/);
   }, { liveReload: false });
 });
