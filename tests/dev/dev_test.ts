@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runDev } from "../../dev.ts";
+import { tempProject } from "./_helpers.ts";
 
 async function project(): Promise<string> {
   const dir = await Deno.realPath(await Deno.makeTempDir());
@@ -95,7 +96,20 @@ Deno.test("dev.ts --help lists its options, and bad arguments exit 2", async () 
   const help = await run("--help");
   assert.equal(help.code, 0);
   const text = new TextDecoder().decode(help.stdout);
-  for (const option of ["--host", "--port", "--watch", "--ignore", "--help"]) {
+  for (
+    const option of [
+      "--host",
+      "--port",
+      "--watch",
+      "--ignore",
+      "--no-live-reload",
+      "--no-debugger",
+      "--trust-host",
+      "--expose-console",
+      "--help",
+      "WSGI_DEV_PIN",
+    ]
+  ) {
     assert.ok(text.includes(option), option);
   }
   const bad = await run("--port", "nope", "app.ts");
@@ -106,4 +120,60 @@ Deno.test("dev.ts --help lists its options, and bad arguments exit 2", async () 
   );
   const none = await run();
   assert.equal(none.code, 2);
+});
+
+Deno.test("dev.ts prints the PIN once, a line per request, and a marked traceback", async () => {
+  const dir = await tempProject({
+    "app.ts":
+      `export default (environ: { PATH_INFO: string }, startResponse: (s: string, h: [string, string][]) => unknown) => {
+  if (environ.PATH_INFO === "/boom") throw new Error("kaboom");
+  startResponse("200 OK", [["Content-Type", "text/plain"]]);
+  return ["ok"];
+};
+`,
+  });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../../dev.ts", import.meta.url).pathname,
+      join(dir, "app.ts"),
+      "--port",
+      "0",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", WSGI_DEV_PIN: "271-828-182" },
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const until = async (pattern: RegExp) => {
+    while (!pattern.test(out)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`dev.ts ended early:\n${out}`);
+      out += value;
+    }
+  };
+  try {
+    await until(/Debugger PIN: .*\n/);
+    assert.match(out, /^loaded in \d+ ms\n/);
+    assert.match(
+      out,
+      /Debugger PIN: 271-828-182 \(console at http:\/\/127\.0\.0\.1:\d+\/__wsgi_dev__\/console\)/,
+    );
+    const url = out.match(/Listening on (\S+)/)![1];
+    await (await fetch(url)).text();
+    await (await fetch(`${url}boom`)).text();
+    await until(/GET \/boom 500 /);
+    assert.match(out, /GET \/ 200 \d+\.\d ms\n/);
+    assert.match(out, /error in GET \/boom: Error: kaboom\n\nTraceback/);
+    assert.equal(out.match(/Debugger PIN/g)!.length, 1);
+  } finally {
+    child.kill("SIGINT");
+    await reader.cancel();
+    await child.stderr.cancel();
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
 });
