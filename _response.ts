@@ -260,6 +260,27 @@ export class Exchange implements SignalSource {
     return this.#disconnect.signal;
   }
 
+  /**
+   * The server's time limit ran out before the headers went out: logs it,
+   * aborts `deno.signal` so that the app can stop, and gives the 503 to
+   * send instead. The response the app makes later is the caller's to
+   * cancel, which closes its body.
+   */
+  timeOut(ms: number): Response {
+    this.#log(
+      `the app did not start its response within ${
+        ms / 1000
+      } s (the server's request time limit); answered 503`,
+    );
+    (this.#disconnect ??= new AbortController()).abort(
+      new DOMException("The request time limit ran out", "TimeoutError"),
+    );
+    return plainResponse(
+      503,
+      "Service Unavailable: the server's time limit for a response ran out\n",
+    );
+  }
+
   /** Runs `app` on `environ` and yields its response, once the headers are ready. */
   run(app: App, environ: Environ): Response | Promise<Response> {
     this.#environ = environ;

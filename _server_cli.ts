@@ -3,7 +3,10 @@
  *
  * @module
  */
-import { serve, type ServeOptions, type Server } from "./server.ts";
+import type { App } from "./mod.ts";
+import { serve, type ServeOptions } from "./server.ts";
+import { accessLog, GUNICORN_FORMAT } from "./middleware/access_log.ts";
+import type { FromServerWorker, ToServerWorker } from "./_server_worker.ts";
 import { parseArgs, parsePort, parseSize, UsageError } from "./_cli.ts";
 import {
   type AppSpec,
@@ -32,6 +35,18 @@ Options:
       --cert FILE       PEM certificate chain: serve HTTPS (needs --key)
       --key FILE        PEM private key for --cert
       --max-body SIZE   Largest request body, like 10m; larger gets 413
+      --request-timeout SECONDS
+                        503 for a response not started in time (default: none)
+  -w, --workers N       Isolates serving the app, or auto for one per core
+                        (default 1; more needs deno run --unstable-net)
+      --graceful-timeout SECONDS
+                        On SIGTERM or SIGINT, how long requests in flight
+                        may take before the server exits anyway (default 30)
+      --access-logfile FILE
+                        Log each request to FILE, or - for stdout (default off)
+      --access-logformat FORMAT
+                        gunicorn's access_log_format atoms
+                        (default '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"')
       --script-name PREFIX
                         Path prefix the app is mounted at ($SCRIPT_NAME)
   -h, --help            Show this help and exit
@@ -48,6 +63,12 @@ export interface CliConfig {
   spec: AppSpec;
   /** The options to serve it with. */
   options: ServeOptions;
+  /** Isolates serving the app. */
+  workers: number;
+  /** How long requests in flight may take after a signal, in ms. */
+  drainMs: number;
+  /** Where the access log goes (`-` for stdout) and its format. */
+  accessLog?: { file: string; format: string };
 }
 
 /**
@@ -66,6 +87,11 @@ export function parseServerArgs(
     { name: "cert", kind: "string" },
     { name: "key", kind: "string" },
     { name: "max-body", kind: "string" },
+    { name: "request-timeout", kind: "string" },
+    { name: "workers", short: "w", kind: "string" },
+    { name: "graceful-timeout", kind: "string" },
+    { name: "access-logfile", kind: "string" },
+    { name: "access-logformat", kind: "string" },
     { name: "script-name", kind: "string" },
     { name: "help", short: "h", kind: "boolean" },
   ]);
@@ -145,7 +171,80 @@ export function parseServerArgs(
     }
     options.scriptName = scriptName;
   }
-  return { spec: parseAppSpec(positionals[0]), options };
+  if (flags["request-timeout"] !== undefined) {
+    options.requestTimeout = parseSeconds(
+      flags["request-timeout"] as string,
+      "--request-timeout",
+    ) * 1000;
+  }
+  const workers = parseWorkers(flags.workers as string | undefined);
+  if (workers > 1 && options.path !== undefined) {
+    throw new UsageError(
+      "--workers shares a TCP port between isolates; a unix socket has one " +
+        "listener: run one server per socket instead",
+    );
+  }
+  const drainMs = flags["graceful-timeout"] === undefined
+    ? 30_000
+    : parseSeconds(flags["graceful-timeout"] as string, "--graceful-timeout") *
+      1000;
+  const logFile = flags["access-logfile"] as string | undefined;
+  const logFormat = flags["access-logformat"] as string | undefined;
+  if (logFormat !== undefined && logFile === undefined) {
+    throw new UsageError(
+      "--access-logformat needs --access-logfile (FILE, or - for stdout)",
+    );
+  }
+  let log: CliConfig["accessLog"];
+  if (logFile !== undefined) {
+    log = { file: logFile, format: logFormat ?? GUNICORN_FORMAT };
+    try {
+      accessLog({ format: log.format, output: () => {} });
+    } catch (error) {
+      throw new UsageError(`--access-logformat: ${messageOf(error)}`);
+    }
+  }
+  return {
+    spec: parseAppSpec(positionals[0]),
+    options,
+    workers,
+    drainMs,
+    accessLog: log,
+  };
+}
+
+function parseSeconds(text: string, flag: string): number {
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(seconds > 0)) {
+    throw new UsageError(
+      `${flag} must be a number of seconds more than 0, like 30 or 0.5, got "${text}"`,
+    );
+  }
+  return seconds;
+}
+
+function parseWorkers(text: string | undefined): number {
+  if (text === undefined) return 1;
+  if (text === "auto") return navigator.hardwareConcurrency;
+  if (!/^\d+$/.test(text) || Number(text) < 1) {
+    throw new UsageError(
+      `--workers must be a whole number from 1, or auto, got "${text}"`,
+    );
+  }
+  return Number(text);
+}
+
+/** `app` with the CLI's access log around it, if one was asked for. */
+export function withAccessLog(
+  app: App,
+  log: CliConfig["accessLog"],
+): App {
+  if (log === undefined) return app;
+  const output = log.file === "-" ? Deno.stdout : Deno.openSync(log.file, {
+    append: true,
+    create: true,
+  });
+  return accessLog({ format: log.format, output })(app);
 }
 
 function readPem(path: string, flag: string): string {
@@ -177,22 +276,162 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  let app;
+  let running: Running;
   try {
-    app = await loadApp(config.spec);
+    running = config.workers > 1
+      ? await startWorkers(config)
+      : await startHere(config);
   } catch (error) {
     console.error(`server.ts: error: ${messageOf(error)}`);
     return 1;
   }
-  let server: Server;
+  return await untilSignalled(running, config.drainMs);
+}
+
+/** What the CLI runs: a server here, or one in each worker isolate. */
+interface Running {
+  /** Stops accepting and resolves once the requests in flight are done. */
+  shutdown(): Promise<void>;
+  /** Settles when every server has closed. */
+  finished: Promise<void>;
+}
+
+async function startHere(config: CliConfig): Promise<Running> {
+  const app = withAccessLog(await loadApp(config.spec), config.accessLog);
   try {
-    server = serve(app, config.options);
+    return serve(app, config.options);
   } catch (error) {
-    console.error(
-      `server.ts: error: cannot listen: ${messageOf(error)}`,
-    );
-    return 1;
+    throw new Error(`cannot listen: ${messageOf(error)}`);
   }
-  await server.finished;
-  return 0;
+}
+
+/**
+ * Starts `config.workers` isolates on one port. The first binds it (and
+ * picks it, for port 0); the rest join with `reusePort`.
+ */
+async function startWorkers(config: CliConfig): Promise<Running> {
+  // Without --unstable-net, Deno exits here (code 70) with a message that
+  // names the flag, before any worker starts.
+  Deno.listen({ hostname: "127.0.0.1", port: 0, reusePort: true }).close();
+  const workers: Worker[] = [];
+  const start = (options: ServeOptions) =>
+    new Promise<number>((resolve, reject) => {
+      const worker = new Worker(
+        new URL("./_server_worker.ts", import.meta.url),
+        { type: "module" },
+      );
+      workers.push(worker);
+      worker.onmessage = (event: MessageEvent<FromServerWorker>) => {
+        const answer = event.data;
+        if (answer.type === "listening") resolve(answer.port);
+        else if (answer.type === "failed") reject(new Error(answer.message));
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        reject(new Error(event.message));
+      };
+      const message: ToServerWorker = {
+        type: "start",
+        spec: config.spec,
+        options: { ...options, onListen: undefined },
+        accessLog: config.accessLog,
+      };
+      worker.postMessage(message);
+    });
+  let port: number;
+  try {
+    port = await start(config.options);
+    const rest = Array.from(
+      { length: config.workers - 1 },
+      () => start({ ...config.options, port }),
+    );
+    await Promise.all(rest);
+  } catch (error) {
+    for (const worker of workers) worker.terminate();
+    throw error;
+  }
+  const host = config.options.hostname ?? "127.0.0.1";
+  const scheme = config.options.cert === undefined ? "http" : "https";
+  console.log(
+    `Listening on ${scheme}://${
+      host.includes(":") ? `[${host}]` : host
+    }:${port}/ with ${config.workers} workers`,
+  );
+  let closed: Promise<void> | undefined;
+  let finish: () => void;
+  const finished = new Promise<void>((resolve) => finish = resolve);
+  return {
+    finished,
+    shutdown() {
+      closed ??= Promise.all(
+        workers.map((worker) =>
+          new Promise<void>((resolve) => {
+            worker.onmessage = (event: MessageEvent<FromServerWorker>) => {
+              if (event.data.type === "closed") {
+                worker.terminate();
+                resolve();
+              }
+            };
+            const message: ToServerWorker = { type: "shutdown" };
+            worker.postMessage(message);
+          })
+        ),
+      ).then(() => finish());
+      return closed;
+    },
+  };
+}
+
+/**
+ * Serves until SIGTERM or SIGINT, then drains: no new connections, the
+ * requests in flight finish, and the exit code is 0. Past the drain time,
+ * or on a second signal, it gives up on them: exit code 1.
+ */
+function untilSignalled(running: Running, drainMs: number): Promise<number> {
+  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onSignal: (signal: Deno.Signal) => void;
+  const handlers = new Map<Deno.Signal, () => void>();
+  return new Promise<number>((resolve) => {
+    let draining = false;
+    onSignal = (signal) => {
+      if (draining) {
+        console.error(
+          `server.ts: ${signal} again: exiting now, cutting the requests in flight`,
+        );
+        resolve(1);
+        return;
+      }
+      draining = true;
+      console.error(
+        `server.ts: ${signal}: not accepting connections; finishing the ` +
+          `requests in flight (at most ${
+            drainMs / 1000
+          } s; send it again to exit now)`,
+      );
+      timer = setTimeout(() => {
+        console.error(
+          `server.ts: requests still in flight after ${
+            drainMs / 1000
+          } s (--graceful-timeout); exiting`,
+        );
+        resolve(1);
+      }, drainMs);
+      running.shutdown().then(() => {
+        console.error("server.ts: every request finished; exiting");
+        resolve(0);
+      });
+    };
+    for (const signal of signals) {
+      const handler = () => onSignal(signal);
+      handlers.set(signal, handler);
+      Deno.addSignalListener(signal, handler);
+    }
+    running.finished.then(() => resolve(0));
+  }).finally(() => {
+    clearTimeout(timer);
+    for (const [signal, handler] of handlers) {
+      Deno.removeSignalListener(signal, handler);
+    }
+  });
 }

@@ -49,6 +49,14 @@ export interface FetchHandlerOptions {
    */
   maxBodySize?: number;
   /**
+   * Milliseconds an app has to start its response (to send its headers).
+   * Past it the client gets a 503, the app's `deno.signal` aborts with a
+   * `TimeoutError`, and the line in `wsgi.errors` says so; whatever the app
+   * answers later is dropped, its body closed. A response that has started
+   * may take as long as it needs. No limit by default.
+   */
+  requestTimeout?: number;
+  /**
    * A path prefix that belongs to the server, not the app: requests under it
    * get it as `SCRIPT_NAME`, the rest of the path as `PATH_INFO`.
    *
@@ -94,6 +102,14 @@ export interface ServeOptions extends FetchHandlerOptions {
   key?: string;
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
+  /**
+   * Let other listeners (in other isolates) bind the same port, the kernel
+   * spreading connections over them (`SO_REUSEPORT`): how the CLI's
+   * `--workers` serves from several isolates. Needs `--unstable-net`.
+   *
+   * @default {false}
+   */
+  reusePort?: boolean;
   /**
    * Called once the server listens. By default it prints
    * `Listening on <url>`.
@@ -142,7 +158,11 @@ function context(options: FetchHandlerOptions): EnvironContext {
   };
 }
 
-function handlerFor(app: AppLike, ctx: EnvironContext): FetchHandler {
+function handlerFor(
+  app: AppLike,
+  ctx: EnvironContext,
+  timeout?: number,
+): FetchHandler {
   const run = toApp(app);
   const limit = ctx.maxBodySize;
   return function handle(request, info) {
@@ -152,8 +172,31 @@ function handlerFor(app: AppLike, ctx: EnvironContext): FetchHandler {
     }
     const exchange = new Exchange();
     const environ: Environ = makeEnviron(request, info, ctx, exchange);
-    return exchange.run(run, environ);
+    const response = exchange.run(run, environ);
+    if (timeout === undefined || response instanceof Response) return response;
+    return timeLimited(response, exchange, timeout);
   };
+}
+
+/** `response`, or a 503 if its headers are not ready within `ms`. */
+function timeLimited(
+  response: Promise<Response>,
+  exchange: Exchange,
+  ms: number,
+): Promise<Response> {
+  return new Promise((resolve) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      resolve(exchange.timeOut(ms));
+    }, ms);
+    response.then((answer) => {
+      clearTimeout(timer);
+      if (!late) resolve(answer);
+      // Nobody will read it: cancelling closes the app's body.
+      else answer.body?.cancel().catch(() => {});
+    });
+  });
 }
 
 /**
@@ -182,7 +225,17 @@ export function toFetchHandler(
   app: AppLike,
   options: FetchHandlerOptions = {},
 ): FetchHandler {
-  return handlerFor(app, context(options));
+  return handlerFor(app, context(options), timeLimit(options));
+}
+
+function timeLimit(options: FetchHandlerOptions): number | undefined {
+  const ms = options.requestTimeout;
+  if (ms !== undefined && !(ms > 0 && ms <= 2_147_483_647)) {
+    throw new RangeError(
+      `Cannot use requestTimeout ${ms}: it must be a number of milliseconds, more than 0`,
+    );
+  }
+  return ms;
 }
 
 /**
@@ -235,7 +288,7 @@ export function fetchExport(
  */
 export function serve(app: AppLike, options: ServeOptions = {}): Server {
   const ctx = context(options);
-  const handler = handlerFor(app, ctx);
+  const handler = handlerFor(app, ctx, timeLimit(options));
   const onListen = options.onListen ?? ((addr) => {
     console.log(`Listening on ${baseUrl(addr, options.cert !== undefined)}`);
   });
@@ -264,6 +317,7 @@ export function serve(app: AppLike, options: ServeOptions = {}): Server {
       ...common,
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 8000,
+      reusePort: options.reusePort,
       ...(options.cert !== undefined || options.key !== undefined
         ? { cert: options.cert, key: options.key }
         : {}),

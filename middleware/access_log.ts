@@ -19,7 +19,17 @@
  *
  * `common` stops after the byte count (`%b`). The last field, the duration,
  * is in microseconds like Apache's `%D`; `duration: false` leaves it out,
- * which gives the formats exactly as Apache defines them. The time is the
+ * which gives the formats exactly as Apache defines them.
+ *
+ * Any other format is gunicorn's `access_log_format`, so a gunicorn setup
+ * carries over: `%(h)s` client address, `%(l)s` `-`, `%(u)s` user, `%(t)s`
+ * `[date]`, `%(r)s` request line, `%(m)s` method, `%(U)s` path, `%(q)s`
+ * query, `%(H)s` protocol, `%(s)s` status, `%(B)s` bytes, `%(b)s` bytes or
+ * `-`, `%(f)s` referer, `%(a)s` user agent, `%(T)s` seconds, `%(M)s`
+ * milliseconds, `%(D)s` microseconds, `%(L)s` decimal seconds, `%(p)s`
+ * `<pid>`, `%({name}i)s` a request header, `%({name}o)s` a response header,
+ * `%({name}e)s` an environment variable, and `%%`. An unknown atom is an
+ * error when the middleware is made, not a `-` in every line. The time is the
  * one the request arrived at, in local time (`utc: true` for UTC). The byte
  * count is the body bytes the app sent, counted as they stream; `-` when
  * there were none, as for a HEAD request, a 204 or a 304.
@@ -73,12 +83,13 @@ export type AccessLogOutput =
 /** Options of {@linkcode accessLog}. */
 export interface AccessLogOptions {
   /**
-   * `"common"` (Common Log Format) or `"combined"` (adds the Referer and
-   * User-Agent).
+   * `"common"` (Common Log Format), `"combined"` (adds the Referer and
+   * User-Agent), or a gunicorn format such as
+   * {@linkcode GUNICORN_FORMAT} (then `duration` does not apply).
    *
    * @default {"combined"}
    */
-  format?: "common" | "combined";
+  format?: "common" | "combined" | string;
   /**
    * Append the time the request took, in microseconds (Apache's `%D`), as
    * the last field.
@@ -158,14 +169,11 @@ const UNSAFE = /["\\\x00-\x1f\x7f-\uffff]/;
  * ```
  */
 export function accessLog(options: AccessLogOptions = {}): Middleware {
-  const combined = (options.format ?? "combined") === "combined";
-  if (
-    options.format !== undefined && !combined && options.format !== "common"
-  ) {
-    throw new TypeError(
-      `Cannot use access log format "${options.format}": use "common" or "combined"`,
-    );
-  }
+  const format = options.format ?? "combined";
+  const combined = format === "combined";
+  const gunicorn = combined || format === "common"
+    ? undefined
+    : compileFormat(format);
   const withDuration = options.duration ?? true;
   const utc = options.utc ?? false;
   const clock = options.clock ??
@@ -184,6 +192,8 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
           escape(environ.HTTP_USER_AGENT || "-")
         }"`
         : "";
+      const fields = gunicorn?.fields(environ);
+      let responseHeaders: Header[] = [];
       let code = 0;
       let sent = 0;
       let done = false;
@@ -199,6 +209,20 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
           : sent;
         // An authenticating middleware inside may have set REMOTE_USER.
         const user = environ.REMOTE_USER;
+        if (gunicorn) {
+          write(gunicorn.line({
+            fields: fields!,
+            client,
+            request,
+            user: typeof user === "string" && user !== "" ? escape(user) : "-",
+            time: `[${timestamp(started, utc)}]`,
+            status,
+            bytes,
+            micros: Math.max(0, Math.round((clock() - started) * 1000)),
+            responseHeaders,
+          }));
+          return;
+        }
         let line = `${client} - ${
           typeof user === "string" && user !== "" ? escape(user) : "-"
         } [${timestamp(started, utc)}] "${request}" ${status} ${
@@ -207,6 +231,9 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
         if (withDuration) {
           line += ` ${Math.max(0, Math.round((clock() - started) * 1000))}`;
         }
+        write(line);
+      };
+      const write = (line: string) => {
         try {
           emit(line);
         } catch (error) {
@@ -225,6 +252,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
         result = app(environ, (status, headers: Header[], excInfo) => {
           const write = startResponse(status, headers, excInfo);
           code = Number(status.slice(0, 3));
+          responseHeaders = headers;
           return (chunk: Chunk) => {
             const written = write(chunk);
             count(byteLength(chunk));
@@ -337,6 +365,132 @@ function logged(
     },
   };
   return wrapper as unknown as Body;
+}
+
+/** gunicorn's default `access_log_format`. */
+export const GUNICORN_FORMAT =
+  '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
+
+/** What a gunicorn format's line is made of, once the request is done. */
+interface LineValues {
+  fields: Record<string, string>;
+  client: string;
+  request: string;
+  user: string;
+  time: string;
+  status: number;
+  bytes: number;
+  micros: number;
+  responseHeaders: Header[];
+}
+
+type Atom = (values: LineValues) => string;
+
+const ATOMS: Record<string, Atom> = {
+  h: (v) => v.client,
+  l: () => "-",
+  u: (v) => v.user,
+  t: (v) => v.time,
+  r: (v) => v.request,
+  s: (v) => String(v.status),
+  B: (v) => String(v.bytes),
+  b: (v) => v.bytes === 0 ? "-" : String(v.bytes),
+  T: (v) => String(Math.floor(v.micros / 1e6)),
+  M: (v) => String(Math.floor(v.micros / 1e3)),
+  D: (v) => String(v.micros),
+  L: (v) => (v.micros / 1e6).toFixed(6),
+  p: () => `<${Deno.pid}>`,
+};
+
+// Atoms read from the request when it arrives: the environ's lazy keys are
+// gone once the response is done.
+const REQUEST_ATOMS: Record<string, (environ: Environ) => string> = {
+  m: (e) => e.REQUEST_METHOD,
+  U: (e) => encodeURI((e.SCRIPT_NAME ?? "") + (e.PATH_INFO ?? "")),
+  q: (e) => e.QUERY_STRING ?? "",
+  H: (e) => e.SERVER_PROTOCOL,
+  f: (e) => e.HTTP_REFERER || "-",
+  a: (e) => e.HTTP_USER_AGENT || "-",
+};
+
+/**
+ * Compiles a gunicorn `access_log_format`: what to read from each request
+ * as it arrives, and how to make its line.
+ */
+function compileFormat(format: string): {
+  fields: (environ: Environ) => Record<string, string>;
+  line: (values: LineValues) => string;
+} {
+  const parts: (string | Atom)[] = [];
+  const requested: [string, (environ: Environ) => string][] = [];
+  const pattern = /%%|%\((\{[^}]*\}[ioe]|[^)]*)\)s|%/g;
+  let last = 0;
+  for (const match of format.matchAll(pattern)) {
+    parts.push(format.slice(last, match.index));
+    last = match.index + match[0].length;
+    const [whole, name] = match;
+    if (whole === "%%") {
+      parts.push("%");
+      continue;
+    }
+    if (name === undefined) {
+      throw new TypeError(
+        `Cannot use access log format ${JSON.stringify(format)}: a "%" at ` +
+          `${match.index} starts no atom; atoms look like %(h)s, and "%%" is a "%"`,
+      );
+    }
+    const header = /^\{(.+)\}([ioe])$/.exec(name);
+    if (header) {
+      const key = header[1].toLowerCase();
+      if (header[2] === "o") {
+        parts.push((v) =>
+          escape(
+            v.responseHeaders.find(([n]) => n.toLowerCase() === key)?.[1] ??
+              "-",
+          )
+        );
+        continue;
+      }
+      const read = header[2] === "i"
+        ? (e: Environ) =>
+          String(e["HTTP_" + key.toUpperCase().replaceAll("-", "_")] ?? "-")
+        : () => Deno.env.get(header[1]) ?? "-";
+      requested.push([name, read]);
+      parts.push((v) => escape(v.fields[name]));
+    } else if (name in REQUEST_ATOMS) {
+      requested.push([name, REQUEST_ATOMS[name]]);
+      parts.push((v) => escape(v.fields[name]));
+    } else if (name in ATOMS) {
+      parts.push(ATOMS[name]);
+    } else {
+      throw new TypeError(
+        `Cannot use access log format ${JSON.stringify(format)}: unknown ` +
+          `atom %(${name})s; use "common", "combined" or gunicorn's atoms ` +
+          "(h l u t r m U q H s B b f a T M D L p {header}i {header}o {var}e)",
+      );
+    }
+  }
+  parts.push(format.slice(last));
+  if (!parts.some((part) => typeof part === "function")) {
+    throw new TypeError(
+      `Cannot use access log format ${JSON.stringify(format)}: it has no ` +
+        'atom; use "common", "combined" or a gunicorn format like %(h)s',
+    );
+  }
+  return {
+    fields(environ) {
+      const fields: Record<string, string> = {};
+      for (const [name, read] of requested) fields[name] = read(environ);
+      return fields;
+    },
+    line(values) {
+      let line = "";
+      for (const part of parts) {
+        line += typeof part === "string" ? part : part(values);
+      }
+      return line;
+    },
+  };
 }
 
 /** `GET /path?query HTTP/1.1`, the path as the client sent it. */

@@ -29,7 +29,7 @@ export { Router } from "./router.ts";
 export type { RouteParams, RouterOptions, RoutingArgs } from "./router.ts";
 export { validator, ValidatorError, ValidatorWarning } from "./validator.ts";
 export type { ValidatorOptions, ValidatorRule } from "./validator.ts";
-export { accessLog } from "./access_log.ts";
+export { accessLog, GUNICORN_FORMAT } from "./access_log.ts";
 export type { AccessLogOptions, AccessLogOutput } from "./access_log.ts";
 export { compress } from "./compress.ts";
 export type { Coding, CompressOptions } from "./compress.ts";

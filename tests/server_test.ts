@@ -481,3 +481,38 @@ Deno.test("serve() stops reading a body once its Content-Length is sent, and clo
   assert.equal(closed, 1);
   assert.equal(log.text(), "");
 });
+
+Deno.test("requestTimeout: a late app gets a 503, its deno.signal aborts, and its late body is closed", async () => {
+  const log = errorLog();
+  let aborted: unknown;
+  let closed = false;
+  const handler = toFetchHandler(async (environ, startResponse) => {
+    const signal = environ["deno.signal"]!;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    aborted = signal.aborted && (signal.reason as Error).name;
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return Object.assign(
+      (function* () {
+        yield "too late";
+      })(),
+      { close: () => closed = true },
+    );
+  }, { requestTimeout: 50, errors: log.sink });
+  const response = await handler(new Request("http://localhost/slow"));
+  assert.equal(response.status, 503);
+  assert.match(await response.text(), /time limit/);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(aborted, "TimeoutError");
+  assert.equal(closed, true);
+  assert.match(
+    log.text(),
+    /GET \/slow: the app did not start its response within 0\.05 s/,
+  );
+});
+
+Deno.test("requestTimeout must be a positive number of milliseconds", () => {
+  assert.throws(
+    () => toFetchHandler(() => [], { requestTimeout: 0 }),
+    /requestTimeout 0: it must be a number of milliseconds/,
+  );
+});

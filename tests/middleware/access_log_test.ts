@@ -3,6 +3,7 @@ import type { App, Body, Environ } from "../../mod.ts";
 import {
   accessLog,
   type AccessLogOptions,
+  GUNICORN_FORMAT,
 } from "../../middleware/access_log.ts";
 import { buildEnviron } from "../../testing.ts";
 import { errorLog, withServer } from "../_helpers.ts";
@@ -385,4 +386,43 @@ Deno.test("accessLog() refuses an unknown format", () => {
     () => accessLog({ format: "json" as "common" }),
     /Cannot use access log format "json"/,
   );
+});
+
+Deno.test("accessLog() writes gunicorn's default format, atom for atom", async () => {
+  const { lines, middleware } = logged({ format: GUNICORN_FORMAT });
+  await new Client(middleware(hello)).get("/a b?x=1", {
+    headers: { referer: "http://example.com/", "user-agent": "curl/8" },
+  });
+  assert.deepEqual(lines, [
+    '127.0.0.1 - - [10/Oct/2000:20:55:36 +0000] "GET /a%20b?x=1 HTTP/1.1" 200 13 "http://example.com/" "curl/8"',
+  ]);
+});
+
+Deno.test("accessLog() fills in every gunicorn atom, with headers, durations and escapes", async () => {
+  Deno.env.set("WSGI_TEST_ATOM", "env-value");
+  try {
+    const { lines, middleware } = logged({
+      format:
+        "%(m)s|%(U)s|%(q)s|%(H)s|%(s)s|%(B)s|%(b)s|%(T)s|%(M)s|%(D)s|%(L)s|%(p)s|" +
+        "%({X-Trace}i)s|%({content-type}o)s|%({WSGI_TEST_ATOM}e)s|%({missing}i)s|100%%",
+    });
+    await new Client(middleware(hello)).get("/p?q=1", {
+      headers: { "x-trace": 'a"b\tc' },
+    });
+    // The fake clock moves 1.5 ms a reading: the request took 1.5 ms.
+    assert.deepEqual(lines, [
+      `GET|/p|q=1|HTTP/1.1|200|13|13|0|1|1500|0.001500|<${Deno.pid}>|` +
+      'a\\"b\\x09c|text/plain|env-value|-|100%',
+    ]);
+  } finally {
+    Deno.env.delete("WSGI_TEST_ATOM");
+  }
+});
+
+Deno.test("accessLog() refuses an unknown gunicorn atom or a stray %, naming it", () => {
+  assert.throws(
+    () => accessLog({ format: "%(h)s %(zz)s" }),
+    /unknown atom %\(zz\)s/,
+  );
+  assert.throws(() => accessLog({ format: "50% off" }), /starts no atom/);
 });
