@@ -628,3 +628,42 @@ Deno.test("examples/upload.ts refuses a request without a body method", async ()
     assert.match(text, /POST or PUT/);
   });
 });
+
+Deno.test("examples/compiled/main.ts (the deno compile entry) serves the router and stops cleanly on SIGTERM", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  // The permissions `deno task compile` gives the binary, no more.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      example("compiled/main.ts"),
+    ],
+    env: { PORT: String(port) },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const url = `http://127.0.0.1:${port}/hello`;
+    const deadline = Date.now() + CHILD_TIMEOUT_MS;
+    let response: Response | undefined;
+    while (response === undefined) {
+      try {
+        response = await fetch(url);
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /hello/i);
+  } finally {
+    child.kill("SIGTERM");
+    const { code } = await child.output();
+    assert.equal(code, 0);
+  }
+});
