@@ -126,7 +126,14 @@ function checkResponseStart(status: unknown, headers: unknown): Start {
           } is not a non-negative integer`,
         );
       }
-      contentLength = Number(value);
+      const length = Number(value);
+      // Two lengths leave the client to guess where the body ends (RFC 9110 8.6).
+      if (contentLength >= 0 && length !== contentLength) {
+        throw ruleError(
+          `Cannot start the response: Content-Length is given twice, as ${contentLength} and ${length}`,
+        );
+      }
+      contentLength = length;
     }
     if (record !== undefined) {
       if (lower in record || lower === "__proto__") record = undefined;
@@ -335,7 +342,9 @@ export class Exchange implements SignalSource {
   /** PEP 3333's `write()`: pushes a chunk ahead of the returned body. */
   write: Write = (chunk: Chunk): Promise<void> => {
     const bytes = toBytes(chunk, "write()");
-    if (this.#response === undefined) this.#commit();
+    // A write from close() while a failed response is being replaced by a
+    // 500 must not start a second, never-ending response.
+    if (this.#response === undefined && !this.#streamDone) this.#commit();
     if (this.#streamDone) {
       // A 204, a 304 or a HEAD response has no body to write into; that is
       // not the app's fault.
@@ -371,6 +380,10 @@ export class Exchange implements SignalSource {
 
   /** The app threw or its promise rejected. */
   #fail(error: unknown): Response | Promise<Response> {
+    // A rule the app broke, and caught, came first: name it too.
+    if (this.#violation !== undefined && error !== this.#violation) {
+      this.#log(`the app broke a rule first: ${formatError(this.#violation)}`);
+    }
     if (this.#response !== undefined) {
       this.#abort(error);
       return this.#response;
@@ -490,6 +503,11 @@ export class Exchange implements SignalSource {
         : joinChunks(body);
     } catch (error) {
       return this.#fail(error);
+    }
+    // Deno labels a string body text/plain; the app's headers must be all
+    // that is sent.
+    if (typeof data === "string" && !hasContentType(this.#headers)) {
+      data = encoder.encode(data);
     }
     // For HEAD without a length, the data lets Deno.serve compute it.
     if (
@@ -639,6 +657,12 @@ export class Exchange implements SignalSource {
         return;
       }
       if (this.#streamDone) return;
+      // The body called startResponse() again and caught the refusal.
+      if (this.#violation !== undefined) {
+        this.#iterationDone = step.done === true;
+        this.#abort(this.#violation);
+        return;
+      }
       if (step.done) {
         this.#iterationDone = true;
         this.#finish();
@@ -731,6 +755,12 @@ export class Exchange implements SignalSource {
       this.#log(`the body's close() failed: ${formatError(error)}`);
     }
   }
+}
+
+function hasContentType(headers: Start["headers"]): boolean {
+  return Array.isArray(headers)
+    ? headers.some(([name]) => name.toLowerCase() === "content-type")
+    : "content-type" in headers;
 }
 
 function noStart(): TypeError {

@@ -86,6 +86,46 @@ Deno.test("startResponse() called twice without excInfo is a 500 naming the rule
   assert.match(log(), /GET \/twice/);
 });
 
+Deno.test("a broken rule that the app caught is named when the app then fails", async () => {
+  const { client: c, log } = client((_environ, startResponse) => {
+    try {
+      startResponse("200", text);
+    } catch {
+      // Carries on as if nothing happened.
+    }
+    throw new Error("later trouble");
+  });
+  assert.equal((await c.get("/")).status, 500);
+  assert.match(
+    log(),
+    /the app broke a rule first: TypeError: Cannot start the response: status "200" is not a three-digit code/,
+  );
+  assert.match(
+    log(),
+    /error before the response started: Error: later trouble/,
+  );
+});
+
+Deno.test("a body that calls startResponse() again after the headers and catches the refusal is aborted", async () => {
+  const { client: c, log } = client((_environ, startResponse) =>
+    (function* () {
+      startResponse("200 OK", text);
+      yield "sent";
+      try {
+        startResponse("404 Not Found", text);
+      } catch {
+        // Carries on as if nothing happened.
+      }
+      yield "more";
+    })()
+  );
+  await assert.rejects(() => c.get("/"));
+  assert.match(
+    log(),
+    /error after the response started: TypeError: Cannot start the response: startResponse\(\) was already called/,
+  );
+});
+
 Deno.test("startResponse() with excInfo before the headers replaces status and headers", async () => {
   const { client: c } = client((_environ, startResponse) => {
     startResponse("200 OK", [["X-First", "1"]]);
@@ -370,6 +410,21 @@ Deno.test("startResponse() refuses a malformed header list and Content-Length", 
   }
 });
 
+Deno.test("startResponse() refuses two different Content-Length values", async () => {
+  const { client: c, log } = client((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Length", "5"], ["Content-Length", "7"]]);
+    return ["hello"];
+  });
+  assert.equal((await c.get("/")).status, 500);
+  assert.match(log(), /Content-Length is given twice, as 5 and 7/);
+  // The same value twice says nothing new: it is sent once.
+  const { client: same } = client((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Length", "5"], ["content-length", "5"]]);
+    return ["hello"];
+  });
+  assert.equal((await same.get("/")).text(), "hello");
+});
+
 Deno.test("repeated headers such as Set-Cookie are all sent", async () => {
   const { client: c } = client((_environ, startResponse) => {
     startResponse("200 OK", [["Set-Cookie", "a=1"], ["Set-Cookie", "b=2"], [
@@ -487,6 +542,44 @@ Deno.test("strings are sent UTF-8 encoded", async () => {
   const response = await c.get("/");
   assert.equal(response.text(), "café ☕");
   assert.equal(response.body.length, 9);
+});
+
+Deno.test("a one-string body gets no Content-Type the app did not set", async () => {
+  const { client: c } = client((_environ, startResponse) => {
+    startResponse("200 OK", []);
+    return ["plain"];
+  });
+  const response = await c.get("/");
+  assert.equal(response.headers.get("content-type"), null);
+  assert.equal(response.text(), "plain");
+});
+
+Deno.test("write() from close() while the app's failure becomes a 500 throws, and the 500 is sent", async () => {
+  let late: unknown;
+  const { client: c, log } = client(async (_environ, startResponse) => {
+    const write = startResponse("200 OK", text);
+    await Promise.resolve();
+    return Object.assign([42] as unknown as Chunk[], {
+      close() {
+        try {
+          write("late");
+        } catch (error) {
+          late = error;
+        }
+      },
+    });
+  });
+  // Before the fix the write started a second response that never ended.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const response = await Promise.race([
+    c.get("/"),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the response hung")), 2000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  assert.equal(response.status, 500);
+  assert.match(String(late), /Cannot write: the response is already finished/);
+  assert.match(log(), /chunks must be strings or Uint8Arrays, got a number/);
 });
 
 Deno.test("204 and 304 responses carry no body", async () => {
