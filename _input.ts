@@ -85,6 +85,11 @@ export class Input implements InputStream {
       await this.#reader.cancel();
       throw new BodyTooLargeError(this.#limit);
     }
+    // Reading on to the stream's end lets Deno release the body at once;
+    // left unfinished, each one waits for the garbage collector, which made
+    // uploads five times slower (bench/soak.ts). All the bytes are in hand,
+    // so a client that leaves now costs the app nothing.
+    if (this.#remaining === 0) await this.#reader.read().catch(() => {});
     return chunk;
   }
 

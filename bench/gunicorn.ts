@@ -1,0 +1,567 @@
+/**
+ * `server.ts` against gunicorn:
+ * `deno run -A bench/gunicorn.ts [--rounds N] [--duration S]`.
+ *
+ * The same hello world (13 bytes of text/plain with a Content-Length) as a
+ * Python WSGI callable (`apps/hello.py`) under Debian's gunicorn, and as a
+ * TypeScript app (`apps/hello.ts`) under our `server.ts`, with raw
+ * `Deno.serve` (`apps/raw_hello.ts`) as the reference. It installs nothing:
+ * `gunicorn` must be on the PATH (`apt-get install -y gunicorn`).
+ *
+ * gunicorn's two stock worker kinds, sized for the 2 cores of the reference
+ * machine:
+ *
+ * - sync, 5 processes: gunicorn's docs advise (2 x cores) + 1 workers. A
+ *   sync worker serves one connection at a time and closes it after each
+ *   response (`Connection: close`): it never keeps a connection alive.
+ * - gthread, 2 processes x 4 threads: one process per core, threads to
+ *   overlap the waits; it keeps connections alive (2 s by default).
+ *
+ * `server.ts` runs as it does in every other bench, one isolate; a row with
+ * `--workers 2` (one isolate per core) is there to compare with gunicorn's
+ * several processes.
+ *
+ * Every server is loaded with `wrk -t1 -c50` in two ways: with wrk's
+ * default keep-alive, where the gunicorn sync rows still open a connection
+ * per request because the server closes each one, and with
+ * `Connection: close` for all, so that every server pays for a connection
+ * per request. Rounds are interleaved; each ratio is taken within a round,
+ * then the median over rounds. Every process (gunicorn's workers included:
+ * each server runs in a process group of its own) is stopped on every exit
+ * path, Ctrl-C included.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+// ---------------------------------------------------------------------------
+// What is measured.
+
+interface Server {
+  /** The name in the table. */
+  name: string;
+  /** What it is, for the table. */
+  label: string;
+  command: string;
+  args: string[];
+}
+
+const path = (relative: string) =>
+  fileURLToPath(new URL(relative, import.meta.url));
+const APPS = path("./apps/");
+const SERVER_TS = path("../server.ts");
+const BODY = "Hello, World!";
+
+/** gunicorn's flags shared by both worker kinds. */
+const GUNICORN = [
+  "--chdir",
+  APPS,
+  "--bind",
+  "127.0.0.1:0",
+  // gunicorn's docs advise a tmpfs for the workers' heartbeat files, which
+  // each worker touches as it loops.
+  ...(exists("/dev/shm") ? ["--worker-tmp-dir", "/dev/shm"] : []),
+  "--graceful-timeout",
+  "2",
+];
+
+/** The name of our server's row, the numerator of every ratio. */
+const OURS = "server.ts";
+
+const SERVERS: Server[] = [
+  {
+    name: "raw Deno.serve",
+    label: "`apps/raw_hello.ts`, the reference",
+    command: Deno.execPath(),
+    args: ["run", "--allow-net=127.0.0.1", `${APPS}raw_hello.ts`],
+  },
+  {
+    name: OURS,
+    label: "`server.ts apps/hello.ts`, one isolate",
+    command: Deno.execPath(),
+    args: ["run", "-A", SERVER_TS, `${APPS}hello.ts`, "--port", "0"],
+  },
+  {
+    name: "server.ts -w 2",
+    label: "`server.ts --workers 2`, an isolate per core",
+    command: Deno.execPath(),
+    args: [
+      "run",
+      "-A",
+      "--unstable-net",
+      SERVER_TS,
+      `${APPS}hello.ts`,
+      "--port",
+      "0",
+      "--workers",
+      "2",
+    ],
+  },
+  {
+    name: "gunicorn sync",
+    label: "`apps/hello.py`, sync worker, 5 processes",
+    command: "gunicorn",
+    args: [
+      ...GUNICORN,
+      "--worker-class",
+      "sync",
+      "--workers",
+      "5",
+      "hello:application",
+    ],
+  },
+  {
+    name: "gunicorn gthread",
+    label: "`apps/hello.py`, gthread worker, 2 processes x 4 threads",
+    command: "gunicorn",
+    args: [
+      ...GUNICORN,
+      "--worker-class",
+      "gthread",
+      "--workers",
+      "2",
+      "--threads",
+      "4",
+      "hello:application",
+    ],
+  },
+];
+
+/** The two loads: wrk's default keep-alive, and a connection per request. */
+const MODES = [
+  { name: "keep-alive", wrkArgs: [] as string[] },
+  { name: "Connection: close", wrkArgs: ["-H", "Connection: close"] },
+];
+
+const CONNECTIONS = 50;
+const WARMUP_SECONDS = 1;
+
+function exists(file: string): boolean {
+  try {
+    Deno.statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Options.
+
+interface Options {
+  rounds: number;
+  duration: number;
+}
+
+function parseOptions(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      rounds: { type: "string", default: "3" },
+      duration: { type: "string", default: "4" },
+    },
+  });
+  // Bounds keep every load loop finite and the bench polite on a shared box.
+  const int = (flag: string, text: string, min: number, max: number) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new RangeError(
+        `--${flag} must be an integer from ${min} to ${max}, got "${text}"`,
+      );
+    }
+    return n;
+  };
+  return {
+    rounds: int("rounds", values.rounds, 1, 50),
+    duration: int("duration", values.duration, 1, 120),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Processes. Each child leads a process group of its own, so that stopping
+// it stops gunicorn's workers too, even if the master is gone.
+
+const live = new Set<Deno.ChildProcess>();
+
+function spawn(command: string, args: string[]): Deno.ChildProcess {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  live.add(child);
+  child.status.finally(() => live.delete(child));
+  return child;
+}
+
+function killGroup(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-child.pid, signal);
+  } catch {
+    // The whole group has exited.
+  }
+}
+
+/**
+ * SIGTERM to the group, then SIGKILL to whatever is left of it after 3 s
+ * or as soon as the leader has exited (for any worker it left behind).
+ */
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  killGroup(child, "SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    child.status,
+    new Promise((resolve) => timer = setTimeout(resolve, 3000)),
+  ]);
+  clearTimeout(timer);
+  killGroup(child, "SIGKILL");
+  await child.status;
+}
+
+const stopAll = () => Promise.all([...live].map(stop));
+
+/** Reads a child's stdout and stderr to the end, keeping the last 16 KiB. */
+function collect(child: Deno.ChildProcess): {
+  text(): string;
+  done: Promise<void>;
+  changed: { notify?: () => void };
+} {
+  let text = "";
+  const changed: { notify?: () => void } = {};
+  const drain = async (stream: ReadableStream<Uint8Array> | null) => {
+    if (stream === null) return;
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      text = (text + chunk).slice(-16384);
+      changed.notify?.();
+    }
+  };
+  const done = Promise.all([
+    drain(child.stdout),
+    drain(child.stderr),
+  ]).then(() => changed.notify?.());
+  return { text: () => text, done, changed };
+}
+
+interface Running {
+  child: Deno.ChildProcess;
+  url: string;
+  /** The Connection header of its first answer: "close" or "keep-alive". */
+  connection: string;
+}
+
+/**
+ * Starts a server, reads the URL it prints (`Listening on <url>` from
+ * Deno, `Listening at: <url>` from gunicorn) and checks one answer, so that
+ * a broken server fails the run instead of benching fast errors.
+ */
+async function start(server: Server): Promise<Running> {
+  const child = spawn(server.command, server.args);
+  const output = collect(child);
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error("it did not listen within 30 s")),
+        30_000,
+      );
+      output.changed.notify = () => {
+        const match = output.text().match(/http:\/\/127\.0\.0\.1:\d+/);
+        if (match) {
+          clearTimeout(timer);
+          resolve(`${match[0]}/`);
+        }
+      };
+      output.done.then(() => {
+        clearTimeout(timer);
+        reject(new Error("it exited before listening"));
+      });
+    });
+    output.changed.notify = undefined;
+    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    const body = await response.text();
+    const type = response.headers.get("content-type");
+    if (response.status !== 200 || body !== BODY || type !== "text/plain") {
+      throw new Error(
+        `expected 200 text/plain "${BODY}", got ${response.status} ${type} ` +
+          JSON.stringify(body.slice(0, 100)),
+      );
+    }
+    const connection = response.headers.get("connection") ?? "keep-alive";
+    return { child, url, connection };
+  } catch (error) {
+    await stop(child);
+    throw new Error(
+      `${server.name}: ${(error as Error).message}; its output:\n` +
+        output.text(),
+    );
+  }
+}
+
+/** Exits with a clear message when gunicorn is not installed. */
+async function requireGunicorn(): Promise<string> {
+  try {
+    const { stdout, stderr } = await new Deno.Command("gunicorn", {
+      args: ["--version"],
+    }).output();
+    const decoder = new TextDecoder();
+    return (decoder.decode(stdout) + decoder.decode(stderr)).trim();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new Error(
+      "Cannot run the gunicorn bench: gunicorn is not on the PATH. " +
+        "Install it (Debian: apt-get install -y gunicorn) and run again",
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------
+// wrk and CPU time.
+
+interface Sample {
+  rps: number;
+  /** 99th percentile latency in milliseconds. */
+  p99: number;
+  requests: number;
+  /** Socket errors and non-2xx/3xx responses as wrk words them; "" when none. */
+  errors: string;
+  /** CPU time of the server's processes per request, in microseconds. */
+  cpuPerRequest: number;
+}
+
+async function wrk(
+  url: string,
+  seconds: number,
+  extra: string[],
+): Promise<Omit<Sample, "cpuPerRequest">> {
+  const child = spawn("wrk", [
+    "-t1",
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    "--latency",
+    ...extra,
+    url,
+  ]);
+  const output = collect(child);
+  // wrk stops itself after `seconds`; the timer is only a safety net.
+  const timer = setTimeout(() => stop(child), (seconds + 30) * 1000);
+  const status = await child.status;
+  await output.done;
+  clearTimeout(timer);
+  const text = output.text();
+  const rps = text.match(/^Requests\/sec:\s+([\d.]+)/m);
+  const p99 = text.match(/^\s+99%\s+([\d.]+)(us|ms|s)\b/m);
+  const requests = text.match(/^\s+(\d+) requests in /m);
+  if (!status.success || !rps || !p99 || !requests) {
+    throw new Error(`wrk failed (exit ${status.code}):\n${text}`);
+  }
+  const unit = { us: 0.001, ms: 1, s: 1000 }[p99[2] as "us" | "ms" | "s"];
+  return {
+    rps: Number(rps[1]),
+    p99: Number(p99[1]) * unit,
+    requests: Number(requests[1]),
+    errors: [
+      text.match(/Socket errors: [^\n]*/)?.[0],
+      text.match(/Non-2xx or 3xx responses: \d+/)?.[0],
+    ].filter(Boolean).join("; "),
+  };
+}
+
+/** USER_HZ, the unit of the CPU times in `/proc`: 100 on Linux. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * User plus system CPU seconds of every process in the group `group`: a
+ * gunicorn master and its workers, or one Deno process with its threads.
+ */
+function groupCpuSeconds(group: number): number {
+  let ticks = 0;
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+    } catch {
+      continue; // Exited while we looked.
+    }
+    // The command name may hold spaces; the fields are counted after it.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === group) {
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+// ---------------------------------------------------------------------------
+// Statistics and the report.
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** `results[mode][round][server]`. */
+type Results = Record<string, Sample>[][];
+
+function table(mode: number, results: Results): string {
+  const rounds = results[mode];
+  const ours = rounds.map((round) => round[OURS].rps);
+  const lines = [
+    "| Server | What | req/s | p99 | CPU/req | server.ts ÷ this | per round |",
+    "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const server of SERVERS) {
+    const runs = rounds.map((round) => round[server.name]);
+    const ratios = runs.map((run, i) => ours[i] / run.rps);
+    const isOurs = server.name === OURS;
+    lines.push(
+      `| ${server.name} | ${server.label} | ${
+        Math.round(median(runs.map((r) => r.rps)))
+      } | ${median(runs.map((r) => r.p99)).toFixed(2)} ms | ${
+        median(runs.map((r) => r.cpuPerRequest)).toFixed(1)
+      } µs | ${isOurs ? "1.00" : median(ratios).toFixed(2)} | ${
+        isOurs ? "" : ratios.map((r) => r.toFixed(2)).join(", ")
+      } |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** One line per mode: how far ahead of each gunicorn mode, and of raw. */
+function verdict(mode: number, results: Results): string {
+  const rounds = results[mode];
+  const ratio = (name: string) =>
+    rounds.map((round) => round[OURS].rps / round[name].rps);
+  const parts = SERVERS.filter((s) => s.name !== OURS).map((s) => {
+    const ratios = ratio(s.name);
+    const ahead = ratios.filter((r) => r > 1).length;
+    return `${
+      median(ratios).toFixed(2)
+    }x ${s.name} (ahead in ${ahead} of ${ratios.length} rounds)`;
+  });
+  return `${MODES[mode].name}: server.ts ran at ${parts.join(", ")}.`;
+}
+
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3)
+      .join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
+async function main(args: string[]): Promise<void> {
+  const options = parseOptions(args);
+  const gunicorn = await requireGunicorn();
+  const loadBefore = loadAverage();
+  const { rounds, duration } = options;
+  console.log(
+    `${SERVERS.length} servers x ${MODES.length} loads x ${rounds} round(s); ` +
+      `wrk -t1 -c${CONNECTIONS} -d${duration}s after ${WARMUP_SECONDS} s of ` +
+      `warm-up; about ${
+        Math.ceil(
+          SERVERS.length * rounds *
+            (MODES.length * (duration + WARMUP_SECONDS) + 2) / 60,
+        )
+      } min`,
+  );
+
+  const results: Results = MODES.map(() => []);
+  const connection: Record<string, string> = {};
+  for (let round = 1; round <= rounds; round++) {
+    MODES.forEach((_, m) => results[m].push({}));
+    for (const server of SERVERS) {
+      const running = await start(server);
+      connection[server.name] = running.connection;
+      try {
+        for (const [m, mode] of MODES.entries()) {
+          // The warm-up lets V8 optimize and gunicorn fork its workers.
+          await wrk(running.url, WARMUP_SECONDS, mode.wrkArgs);
+          const cpuBefore = groupCpuSeconds(running.child.pid);
+          const sample = await wrk(running.url, duration, mode.wrkArgs);
+          const cpu = groupCpuSeconds(running.child.pid) - cpuBefore;
+          results[m][round - 1][server.name] = {
+            ...sample,
+            cpuPerRequest: cpu / sample.requests * 1e6,
+          };
+          console.log(
+            `round ${round}/${rounds}  ${mode.name.padEnd(17)}  ${
+              server.name.padEnd(16)
+            } ${sample.rps.toFixed(0).padStart(7)} req/s  p99 ${
+              sample.p99.toFixed(2)
+            } ms` + (sample.errors ? `  (${sample.errors})` : ""),
+          );
+        }
+      } finally {
+        await stop(running.child);
+      }
+    }
+  }
+
+  const report = [
+    `- Date: ${new Date().toISOString()}`,
+    `- Machine: ${navigator.hardwareConcurrency} cores, ${Deno.build.target}; ` +
+    `Deno ${Deno.version.deno}; ${gunicorn}`,
+    `- Command: \`${
+      ["deno", "run", "-A", "bench/gunicorn.ts", ...args].join(" ")
+    }\``,
+    `- Load: wrk -t1 -c${CONNECTIONS} -d${duration}s --latency after a ` +
+    `${WARMUP_SECONDS} s warm-up, ${rounds} interleaved round(s)`,
+    `- Load average (1, 5, 15 min) before and after: ${loadBefore}; ` +
+    loadAverage(),
+    `- Connection header of each server's answer: ${
+      SERVERS.map((s) => `${s.name} ${connection[s.name]}`).join(", ")
+    }`,
+  ];
+  for (const [m, mode] of MODES.entries()) {
+    report.push(
+      "",
+      `#### ${mode.name}`,
+      "",
+      table(m, results),
+      "",
+      verdict(m, results),
+    );
+  }
+  const notes: string[] = [];
+  for (const [m, mode] of MODES.entries()) {
+    results[m].forEach((round, i) => {
+      for (const [name, sample] of Object.entries(round)) {
+        if (sample.errors) {
+          notes.push(`${mode.name}, ${name}, round ${i + 1}: ${sample.errors}`);
+        }
+      }
+    });
+  }
+  report.push(
+    "",
+    notes.length === 0
+      ? "wrk reported no socket errors and no non-2xx responses."
+      : ["wrk reported:", ...notes.map((n) => `- ${n}`)].join("\n"),
+  );
+  console.log(`\n${report.join("\n")}`);
+}
+
+if (import.meta.main) {
+  // Ctrl-C or a kill must not leave servers, workers or wrk running.
+  for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
+    Deno.addSignalListener(signal, () => {
+      stopAll().finally(() => Deno.exit(128 + number));
+    });
+  }
+  let code = 0;
+  try {
+    await main(Deno.args);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    code = 1;
+  } finally {
+    await stopAll();
+  }
+  Deno.exit(code);
+}

@@ -1,0 +1,573 @@
+/**
+ * The soak test: `deno run -A bench/soak.ts [--requests N]`.
+ *
+ * Starts `server.ts` serving `bench/apps/soak.ts` as a child process and
+ * sends it `--requests` requests (500,000 by default) over a fixed set of
+ * keep-alive connections, in a fixed mix: of every 10 requests, 8 small
+ * (`GET /small`), 1 streamed (`GET /stream`, an async generator of 8 x 4 KiB)
+ * and 1 upload (`POST /upload` of 15.5 to 16.5 KiB, answered with its
+ * length). Every response is checked: status, and the body byte for byte.
+ *
+ * The server's RSS (`VmRSS` of `/proc/<pid>/status`) is read after the first
+ * 5,000 requests (the warm-up, which compiles the hot paths), every 50,000
+ * requests, and at the end; the target is an end RSS less than 10% above
+ * the start. Deno keeps sizing its pools and heap well past 5,000 requests
+ * and then levels off, raw `Deno.serve` too (see `bench/README.md`), so the
+ * run also reports the growth over its second half: a leak keeps climbing
+ * there, a runtime that has found its size does not.
+ *
+ * The load generator runs on the same 2 cores as the server, so it must
+ * stay cheap. `fetch` is not: in two trials of this mix it spent 1.6 and
+ * 1.9 times the server's CPU. The {@linkcode Connection} below writes
+ * prebuilt requests and parses only what the checks need; the run reports
+ * the CPU both sides spent.
+ *
+ * Flags:
+ *
+ * ```
+ * --requests N       requests in all, the warm-up included (default 500000)
+ * --connections C    concurrent keep-alive connections (default 16)
+ * --time-limit S     stop after S seconds and report what was done (default 600)
+ * ```
+ *
+ * Exits with 1 if any request failed or the time limit cut the run short.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { Buffer } from "node:buffer";
+import { STREAM_CHUNK_SIZE, STREAM_CHUNKS } from "./apps/soak.ts";
+
+const WARMUP = 5_000;
+const SAMPLE_EVERY = 50_000;
+const GROWTH_TARGET = 0.10;
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+// ---------------------------------------------------------------------------
+// Options.
+
+interface Options {
+  requests: number;
+  connections: number;
+  timeLimit: number;
+}
+
+function parseOptions(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      requests: { type: "string", default: "500000" },
+      connections: { type: "string", default: "16" },
+      "time-limit": { type: "string", default: "600" },
+    },
+  });
+  const int = (flag: string, text: string, min: number, max: number) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new RangeError(
+        `--${flag} must be an integer from ${min} to ${max}, got "${text}"`,
+      );
+    }
+    return n;
+  };
+  return {
+    // At least the warm-up and one more request, so that there is an end.
+    requests: int("requests", values.requests, WARMUP + 1, 10_000_000),
+    connections: int("connections", values.connections, 1, 256),
+    timeLimit: int("time-limit", values["time-limit"], 1, 3600),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The mix: prebuilt requests and the exact answer each must get.
+
+interface Kind {
+  name: "small" | "stream" | "upload";
+  request: Uint8Array;
+  expected: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+
+interface Mix {
+  small: Kind;
+  stream: Kind;
+  uploads: Kind[];
+}
+
+function kinds(port: number): Mix {
+  const head = (line: string, extra = "") =>
+    `${line} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extra}\r\n`;
+  const stream = new Uint8Array(STREAM_CHUNKS * STREAM_CHUNK_SIZE);
+  for (let i = 0; i < STREAM_CHUNKS; i++) {
+    stream.fill(97 + i, i * STREAM_CHUNK_SIZE, (i + 1) * STREAM_CHUNK_SIZE);
+  }
+  // Sizes that differ, so that a right answer cannot come from the wrong
+  // upload or a truncated body.
+  const uploads = [-4, -3, -2, -1, 0, 1, 2, 3, 4].map((step) => {
+    const size = 16384 + step * 128;
+    const body = crypto.getRandomValues(new Uint8Array(size));
+    return {
+      name: "upload" as const,
+      request: concat([
+        encoder.encode(head(
+          "POST /upload",
+          "Content-Type: application/octet-stream\r\n" +
+            `Content-Length: ${size}\r\n`,
+        )),
+        body,
+      ]),
+      expected: encoder.encode(String(size)),
+    };
+  });
+  return {
+    small: {
+      name: "small",
+      request: encoder.encode(head("GET /small")),
+      expected: encoder.encode("Hello, World!"),
+    },
+    stream: {
+      name: "stream",
+      request: encoder.encode(head("GET /stream")),
+      expected: stream,
+    },
+    uploads,
+  };
+}
+
+/** Request `i` of the run: of every 10, 8 small, 1 stream, 1 upload. */
+function kindOf(i: number, mix: Mix): Kind {
+  const slot = i % 10;
+  if (slot < 8) return mix.small;
+  if (slot === 8) return mix.stream;
+  return mix.uploads[Math.floor(i / 10) % mix.uploads.length];
+}
+
+// ---------------------------------------------------------------------------
+// The client.
+
+interface Reply {
+  status: number;
+  body: Uint8Array;
+}
+
+const CRLF_CRLF = encoder.encode("\r\n\r\n");
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * One keep-alive HTTP/1.1 connection: writes a request, reads its response
+ * (the body by Content-Length or chunked), one at a time. It connects on
+ * first use and again after {@linkcode Connection.close}. Anything it does
+ * not expect (no length, a closed socket) throws, and the run counts a
+ * failure.
+ */
+class Connection {
+  #conn: Deno.TcpConn | undefined;
+  #buf = new Uint8Array(64 * 1024);
+  #start = 0;
+  #end = 0;
+
+  constructor(readonly port: number) {}
+
+  async exchange(request: Uint8Array): Promise<Reply> {
+    this.#conn ??= await Deno.connect({
+      hostname: "127.0.0.1",
+      port: this.port,
+    });
+    for (let at = 0; at < request.length;) {
+      at += await this.#conn.write(request.subarray(at));
+    }
+    const head = await this.#head();
+    const status = Number(head.slice(9, 12));
+    const headers = new Map<string, string>();
+    for (const line of head.split("\r\n").slice(1)) {
+      const colon = line.indexOf(":");
+      headers.set(
+        line.slice(0, colon).trim().toLowerCase(),
+        line.slice(colon + 1).trim(),
+      );
+    }
+    let body: Uint8Array;
+    if (headers.get("transfer-encoding")?.toLowerCase() === "chunked") {
+      body = await this.#chunked();
+    } else if (headers.has("content-length")) {
+      body = (await this.#take(Number(headers.get("content-length")))).slice();
+    } else {
+      throw new Error("response has neither Content-Length nor chunked body");
+    }
+    if (headers.get("connection")?.toLowerCase() === "close") this.close();
+    return { status, body };
+  }
+
+  close(): void {
+    try {
+      this.#conn?.close();
+    } catch {
+      // Already closed.
+    }
+    this.#conn = undefined;
+    this.#start = this.#end = 0;
+  }
+
+  /** The status line and headers, without the blank line that ends them. */
+  async #head(): Promise<string> {
+    while (true) {
+      const unread = this.#buf.subarray(this.#start, this.#end);
+      const at = indexOf(unread, CRLF_CRLF);
+      if (at >= 0) {
+        this.#start += at + CRLF_CRLF.length;
+        return latin1.decode(unread.subarray(0, at));
+      }
+      await this.#fill();
+    }
+  }
+
+  async #chunked(): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    while (true) {
+      const size = parseInt(latin1.decode(await this.#line()), 16);
+      if (Number.isNaN(size)) throw new Error("bad chunk size line");
+      if (size === 0) {
+        // No trailers are expected: the blank line ends the body.
+        if ((await this.#line()).length !== 0) {
+          throw new Error("unexpected trailer");
+        }
+        return concat(parts);
+      }
+      parts.push((await this.#take(size)).slice());
+      if ((await this.#line()).length !== 0) {
+        throw new Error("chunk longer than its size");
+      }
+    }
+  }
+
+  /** The next line, without its CRLF. */
+  async #line(): Promise<Uint8Array> {
+    while (true) {
+      const at = this.#buf.subarray(this.#start, this.#end).indexOf(10);
+      if (at >= 0) {
+        const line = this.#buf.subarray(this.#start, this.#start + at - 1);
+        this.#start += at + 1;
+        return line;
+      }
+      await this.#fill();
+    }
+  }
+
+  /** The next `n` bytes, a view into the buffer valid until the next read. */
+  async #take(n: number): Promise<Uint8Array> {
+    while (this.#end - this.#start < n) await this.#fill(n);
+    const bytes = this.#buf.subarray(this.#start, this.#start + n);
+    this.#start += n;
+    return bytes;
+  }
+
+  /**
+   * Reads more from the socket, first moving the unread bytes to the front
+   * of the buffer, which grows when `need` bytes would not fit.
+   */
+  async #fill(need = 0): Promise<void> {
+    const unread = this.#end - this.#start;
+    if (Math.max(need, unread + 1) > this.#buf.length) {
+      const bigger = new Uint8Array(Math.max(need, this.#buf.length * 2));
+      bigger.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = bigger;
+    } else {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+    }
+    this.#start = 0;
+    this.#end = unread;
+    const n = await this.#conn!.read(this.#buf.subarray(this.#end));
+    if (n === null) throw new Error("the server closed the connection");
+    this.#end += n;
+  }
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  return Buffer.from(haystack.buffer, haystack.byteOffset, haystack.length)
+    .indexOf(Buffer.from(needle.buffer, needle.byteOffset, needle.length));
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.length)
+    .equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The server process.
+
+interface Server {
+  child: Deno.ChildProcess;
+  port: number;
+  /** What it wrote on stdout and stderr after it listened (the last 16 KiB). */
+  output(): string;
+}
+
+/** The server child, stopped on every exit path. */
+let running: Deno.ChildProcess | undefined;
+
+/** Starts `server.ts` on a free port and reads the port it prints. */
+async function startServer(): Promise<Server> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${ROOT}server.ts`,
+      `${ROOT}bench/apps/soak.ts`,
+      "--port",
+      "0",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  running = child;
+  let output = "";
+  let onText = () => {};
+  // Both pipes are read to the end, or a chatty server would block on them.
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      output = (output + text).slice(-16384);
+      onText();
+    }
+  };
+  const exited = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`server.ts did not listen within 30 s:\n${output}`));
+    }, 30_000);
+    onText = () => {
+      const match = output.match(/Listening on http:\/\/[^/]*:(\d+)\//);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`server.ts exited before listening:\n${output}`));
+    });
+  });
+  onText = () => {};
+  output = "";
+  return { child, port, output: () => output };
+}
+
+/** SIGTERM (the server drains), then SIGKILL after 5 s. */
+async function stopServer(): Promise<void> {
+  const child = running;
+  running = undefined;
+  if (child === undefined) return;
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // Already exited.
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Exited in between.
+    }
+  }, 5000);
+  await child.status;
+  clearTimeout(timer);
+}
+
+function rssMiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]) / 1024;
+}
+
+/** USER_HZ, the unit of the CPU times in `/proc`: 100 on Linux. */
+const TICKS_PER_SECOND = 100;
+
+/** User plus system CPU seconds of a process, all its threads. */
+function cpuSeconds(pid: number | "self"): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+// ---------------------------------------------------------------------------
+// The run.
+
+interface Sample {
+  requests: number;
+  seconds: number;
+  rss: number;
+}
+
+async function main(options: Options): Promise<number> {
+  const server = await startServer();
+  const pid = server.child.pid;
+  const mix = kinds(server.port);
+  const connections = Array.from(
+    { length: options.connections },
+    () => new Connection(server.port),
+  );
+  const sent = { small: 0, stream: 0, upload: 0 };
+  const failures: string[] = [];
+  let failed = 0;
+  const samples: Sample[] = [];
+  let next = 0;
+  let done = 0;
+  let stopped = false;
+
+  console.log(
+    `soak: ${options.requests} requests (8 small : 1 stream : 1 upload) ` +
+      `over ${options.connections} keep-alive connections to server.ts ` +
+      `(pid ${pid}); time limit ${options.timeLimit} s`,
+  );
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  const sample = () => {
+    const s = { requests: done, seconds: seconds(), rss: rssMiB(pid) };
+    samples.push(s);
+    const base = samples[0].rss;
+    console.log(
+      `${String(s.requests).padStart(9)} requests  ${
+        s.seconds.toFixed(1).padStart(6)
+      } s  RSS ${s.rss.toFixed(1)} MiB (${percent(s.rss / base - 1)})  ` +
+        `failures ${failed}`,
+    );
+  };
+  const cpuBefore = { server: cpuSeconds(pid), client: cpuSeconds("self") };
+  // The hard limit: stop where we are and report.
+  const limit = setTimeout(() => {
+    stopped = true;
+    for (const connection of connections) connection.close();
+  }, options.timeLimit * 1000);
+
+  const worker = async (connection: Connection) => {
+    while (!stopped && next < options.requests) {
+      const i = next++;
+      const kind = kindOf(i, mix);
+      sent[kind.name]++;
+      try {
+        const { status, body } = await connection.exchange(kind.request);
+        if (status !== 200 || !equal(body, kind.expected)) {
+          failed++;
+          const shown = body.length <= 64
+            ? JSON.stringify(latin1.decode(body))
+            : `${body.length} bytes`;
+          failures.push(
+            `request ${i} (${kind.name}): ${status} with ${shown}, expected ` +
+              `200 with ${kind.expected.length} bytes`,
+          );
+        }
+      } catch (error) {
+        // Sockets closed by the time limit are not the server's failures.
+        if (stopped) return;
+        failed++;
+        failures.push(
+          `request ${i} (${kind.name}): ${(error as Error).message}`,
+        );
+        connection.close();
+      }
+      done++;
+      if (
+        done === WARMUP || done === options.requests ||
+        (done > WARMUP && done % SAMPLE_EVERY === 0)
+      ) sample();
+    }
+  };
+  await Promise.all(connections.map(worker));
+  clearTimeout(limit);
+  const elapsed = seconds();
+  const cpu = {
+    server: cpuSeconds(pid) - cpuBefore.server,
+    client: cpuSeconds("self") - cpuBefore.client,
+  };
+  for (const connection of connections) connection.close();
+  if (samples.at(-1)?.requests !== done) sample();
+
+  const start = samples[0];
+  const end = samples.at(-1)!;
+  // RSS that climbs to a plateau is the runtime sizing its pools and heap;
+  // a leak keeps climbing, which the second half of the run shows.
+  const middle = samples.find((s) => s.requests >= end.requests / 2)!;
+  const growth = end.rss / start.rss - 1;
+  const complete = done === options.requests;
+  const mib = (s: Sample) => `${s.rss.toFixed(1)} MiB`;
+  const met = (ok: boolean) => ok ? "met" : "**missed**";
+  const lines = [
+    "",
+    "| requests done | elapsed | RSS | vs start |",
+    "| ---: | ---: | ---: | ---: |",
+    ...samples.map((s) =>
+      `| ${s.requests}${s === start ? " (start, after warm-up)" : ""} | ` +
+      `${s.seconds.toFixed(1)} s | ${mib(s)} | ${
+        percent(s.rss / start.rss - 1)
+      } |`
+    ),
+    "",
+    "| measure | result | target |",
+    "| --- | --- | --- |",
+    `| requests | ${done} of ${options.requests}` +
+    (complete ? "" : " (**stopped at the time limit**)") +
+    `: sent ${sent.small} small, ${sent.stream} streamed, ` +
+    `${sent.upload} uploads | ${options.requests} |`,
+    `| failures | ${failed} | 0: ${met(failed === 0)} |`,
+    `| RSS growth, start to end | ${percent(growth)} (${mib(start)} to ` +
+    `${mib(end)}) | < ${GROWTH_TARGET * 100}%: ${
+      met(growth < GROWTH_TARGET)
+    } |`,
+    `| RSS growth, second half (from ${middle.requests} requests) | ` +
+    `${percent(end.rss / middle.rss - 1)} (${mib(middle)} to ${mib(end)}) ` +
+    "| - |",
+    `| total time | ${elapsed.toFixed(1)} s (${
+      (done / elapsed).toFixed(0)
+    } req/s) | < ${options.timeLimit} s |`,
+    `| CPU, server and load generator | ${cpu.server.toFixed(1)} s and ` +
+    `${cpu.client.toFixed(1)} s (generator/server ` +
+    `${(cpu.client / cpu.server).toFixed(2)}) | - |`,
+    "",
+    `The load generator runs on the same ${navigator.hardwareConcurrency} ` +
+    "cores as the server: the req/s above is of the pair, not of the " +
+    "server alone.",
+  ];
+  console.log(lines.join("\n"));
+  for (const failure of failures.slice(0, 10)) {
+    console.log(`failed: ${failure}`);
+  }
+  if (failures.length > 10) console.log(`... and ${failures.length - 10} more`);
+  await stopServer();
+  const output = server.output().trim();
+  if (output !== "") console.log(`server.ts wrote:\n${output}`);
+  return failed === 0 && complete ? 0 : 1;
+}
+
+function percent(fraction: number): string {
+  return `${fraction >= 0 ? "+" : ""}${(fraction * 100).toFixed(1)}%`;
+}
+
+if (import.meta.main) {
+  // Ctrl-C or a kill must not leave the server running.
+  for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
+    Deno.addSignalListener(signal, () => {
+      stopServer().finally(() => Deno.exit(128 + number));
+    });
+  }
+  let code = 1;
+  try {
+    code = await main(parseOptions(Deno.args));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+  } finally {
+    await stopServer();
+  }
+  Deno.exit(code);
+}
