@@ -126,28 +126,7 @@ export function makeEnviron(
     "deno.info": info,
   } as unknown as Environ;
   if (!(req instanceof Request)) {
-    Reflect.defineProperty(target, "deno.request", {
-      get() {
-        const request = req.toRequest();
-        Reflect.defineProperty(target, "deno.request", {
-          value: request,
-          writable: true,
-          enumerable: true,
-          configurable: true,
-        });
-        return request;
-      },
-      set(value: unknown) {
-        Reflect.defineProperty(target, "deno.request", {
-          value,
-          writable: true,
-          enumerable: true,
-          configurable: true,
-        });
-      },
-      enumerable: true,
-      configurable: true,
-    });
+    defineOnFirstRead(target, "deno.request", () => req.toRequest());
   }
   if (eager) {
     fillLazyKeys(target, req, info);
@@ -155,6 +134,41 @@ export function makeEnviron(
     return target;
   }
   return new Proxy(target, new LazyKeys(req, info, source));
+}
+
+/** Makes `key` a plain property of `target` holding `value`. */
+function setPlain(target: Environ, key: string, value: unknown): void {
+  Reflect.defineProperty(target, key, {
+    value,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+}
+
+/**
+ * Lists `key` without making its value: `make` runs when it is first read,
+ * and a write before that replaces it (calling `onWrite`) without `make`.
+ */
+function defineOnFirstRead(
+  target: Environ,
+  key: string,
+  make: () => unknown,
+  onWrite?: () => void,
+): void {
+  Reflect.defineProperty(target, key, {
+    get() {
+      const value = make();
+      setPlain(target, key, value);
+      return value;
+    },
+    set(value: unknown) {
+      onWrite?.();
+      setPlain(target, key, value);
+    },
+    enumerable: true,
+    configurable: true,
+  });
 }
 
 function fillLazyKeys(
@@ -227,40 +241,17 @@ class LazyKeys implements ProxyHandler<Environ> {
     }
   }
 
-  #fillSignal(target: Environ): void {
-    const req = this.#signalFor!;
-    this.#signalFor = undefined;
-    Reflect.defineProperty(target, SIGNAL, {
-      value: this.#source?.signal(req) ?? req.signal,
-      writable: true,
-      enumerable: true,
-      configurable: true,
-    });
-  }
-
   /**
-   * Lists `deno.signal` without making it: a getter that fills it in when
-   * read, so that listing the keys does not touch `req.signal`.
+   * Lists `deno.signal` without making it, so that listing the keys does
+   * not touch `req.signal`.
    */
   #announceSignal(target: Environ): void {
     if (this.#signalFor === undefined || SIGNAL in target) return;
-    Reflect.defineProperty(target, SIGNAL, {
-      get: () => {
-        this.#fillSignal(target);
-        return target[SIGNAL];
-      },
-      set: (value: unknown) => {
-        this.#signalFor = undefined;
-        Reflect.defineProperty(target, SIGNAL, {
-          value,
-          writable: true,
-          enumerable: true,
-          configurable: true,
-        });
-      },
-      enumerable: true,
-      configurable: true,
-    });
+    defineOnFirstRead(target, SIGNAL, () => {
+      const req = this.#signalFor!;
+      this.#signalFor = undefined;
+      return this.#source?.signal(req) ?? req.signal;
+    }, () => this.#signalFor = undefined);
   }
 
   get(target: Environ, key: string | symbol): unknown {
