@@ -153,7 +153,7 @@ function bound(size: number | undefined): number {
 }
 
 /** Joins byte arrays into one. */
-export function concat(parts: Uint8Array[]): Uint8Array {
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0;
   for (const part of parts) length += part.length;
   const out = new Uint8Array(length);

@@ -19,6 +19,13 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  boundedInt,
+  rssMiB,
+  startDeno,
+  type Started,
+  wrkRps,
+} from "./_util.ts";
 
 const { values } = parseArgs({
   options: {
@@ -26,8 +33,8 @@ const { values } = parseArgs({
     duration: { type: "string", default: "4" },
   },
 });
-const ROUNDS = Number(values.rounds);
-const DURATION = Number(values.duration);
+const ROUNDS = boundedInt("rounds", values.rounds, 1, 50);
+const DURATION = boundedInt("duration", values.duration, 1, 120);
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /** A temp app whose answer comes from lib.ts. */
@@ -49,74 +56,9 @@ export default (_environ: unknown, startResponse: (s: string, h: [string, string
   return dir;
 }
 
-interface Started {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-/** A port nothing listens on now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/**
- * Starts `deno run -A <script> <app>` on a free port and waits until it
- * answers. Its output goes to /dev/null: the dev server prints a line per
- * request, and reading them here would take CPU from the server measured.
- */
-async function start(script: string, app: string): Promise<Started> {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, script), app, "--port", String(port)],
-    stdout: "null",
-    stderr: "inherit",
-    stdin: "null",
-  }).spawn();
-  const url = `http://127.0.0.1:${port}/`;
-  const deadline = performance.now() + 30_000;
-  while (true) {
-    try {
-      await (await fetch(url)).body?.cancel();
-      break;
-    } catch (error) {
-      if (performance.now() > deadline) {
-        child.kill("SIGKILL");
-        await child.status;
-        throw new Error(`${script} never answered on ${url}: ${error}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return {
-    url,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGINT");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await child.status;
-      clearTimeout(timer);
-    },
-  };
-}
-
-async function wrk(url: string): Promise<number> {
-  const { stdout } = await new Deno.Command("wrk", {
-    args: ["-t1", "-c50", `-d${DURATION}s`, url],
-  }).output();
-  const match = new TextDecoder().decode(stdout).match(
-    /Requests\/sec:\s+([\d.]+)/,
-  );
-  if (!match) throw new Error("wrk printed no Requests/sec");
-  return Number(match[1]);
-}
-
-function rssMiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]) / 1024;
+/** `script` (server.ts or dev.ts) serving `app`. */
+function start(script: string, app: string): Promise<Started> {
+  return startDeno(["run", "-A", join(ROOT, script), app]);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -130,10 +72,10 @@ try {
   const ratios: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const direct = await start("server.ts", app);
-    const directRps = await wrk(direct.url);
+    const directRps = await wrkRps(direct.url, DURATION);
     await direct.stop();
     const dev = await start("dev.ts", app);
-    const devRps = await wrk(dev.url);
+    const devRps = await wrkRps(dev.url, DURATION);
     await dev.stop();
     ratios.push(devRps / directRps);
     console.log(

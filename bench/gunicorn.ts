@@ -34,6 +34,15 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import {
+  boundedInt as int,
+  loadAverage,
+  median,
+  parseWrk,
+  procStat,
+  statCpuSeconds,
+  type WrkSample,
+} from "./_util.ts";
 
 // ---------------------------------------------------------------------------
 // What is measured.
@@ -163,16 +172,6 @@ function parseOptions(args: string[]): Options {
       duration: { type: "string", default: "4" },
     },
   });
-  // Bounds keep every load loop finite and the bench polite on a shared box.
-  const int = (flag: string, text: string, min: number, max: number) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new RangeError(
-        `--${flag} must be an integer from ${min} to ${max}, got "${text}"`,
-      );
-    }
-    return n;
-  };
   return {
     rounds: int("rounds", values.rounds, 1, 50),
     duration: int("duration", values.duration, 1, 120),
@@ -320,13 +319,7 @@ async function requireGunicorn(): Promise<string> {
 // ---------------------------------------------------------------------------
 // wrk and CPU time.
 
-interface Sample {
-  rps: number;
-  /** 99th percentile latency in milliseconds. */
-  p99: number;
-  requests: number;
-  /** Socket errors and non-2xx/3xx responses as wrk words them; "" when none. */
-  errors: string;
+interface Sample extends WrkSample {
   /** CPU time of the server's processes per request, in microseconds. */
   cpuPerRequest: number;
 }
@@ -335,7 +328,7 @@ async function wrk(
   url: string,
   seconds: number,
   extra: string[],
-): Promise<Omit<Sample, "cpuPerRequest">> {
+): Promise<WrkSample> {
   const child = spawn("wrk", [
     "-t1",
     `-c${CONNECTIONS}`,
@@ -351,58 +344,33 @@ async function wrk(
   await output.done;
   clearTimeout(timer);
   const text = output.text();
-  const rps = text.match(/^Requests\/sec:\s+([\d.]+)/m);
-  const p99 = text.match(/^\s+99%\s+([\d.]+)(us|ms|s)\b/m);
-  const requests = text.match(/^\s+(\d+) requests in /m);
-  if (!status.success || !rps || !p99 || !requests) {
+  if (!status.success) {
     throw new Error(`wrk failed (exit ${status.code}):\n${text}`);
   }
-  const unit = { us: 0.001, ms: 1, s: 1000 }[p99[2] as "us" | "ms" | "s"];
-  return {
-    rps: Number(rps[1]),
-    p99: Number(p99[1]) * unit,
-    requests: Number(requests[1]),
-    errors: [
-      text.match(/Socket errors: [^\n]*/)?.[0],
-      text.match(/Non-2xx or 3xx responses: \d+/)?.[0],
-    ].filter(Boolean).join("; "),
-  };
+  return parseWrk(text);
 }
-
-/** USER_HZ, the unit of the CPU times in `/proc`: 100 on Linux. */
-const TICKS_PER_SECOND = 100;
 
 /**
  * User plus system CPU seconds of every process in the group `group`: a
  * gunicorn master and its workers, or one Deno process with its threads.
  */
 function groupCpuSeconds(group: number): number {
-  let ticks = 0;
+  let seconds = 0;
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
-    let stat: string;
+    let fields: string[];
     try {
-      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      fields = procStat(entry.name);
     } catch {
       continue; // Exited while we looked.
     }
-    // The command name may hold spaces; the fields are counted after it.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[2]) === group) {
-      ticks += Number(fields[11]) + Number(fields[12]);
-    }
+    if (Number(fields[2]) === group) seconds += statCpuSeconds(fields);
   }
-  return ticks / TICKS_PER_SECOND;
+  return seconds;
 }
 
 // ---------------------------------------------------------------------------
 // Statistics and the report.
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** `results[mode][round][server]`. */
 type Results = Record<string, Sample>[][];
@@ -444,15 +412,6 @@ function verdict(mode: number, results: Results): string {
     }x ${s.name} (ahead in ${ahead} of ${ratios.length} rounds)`;
   });
   return `${MODES[mode].name}: server.ts ran at ${parts.join(", ")}.`;
-}
-
-function loadAverage(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3)
-      .join(" ");
-  } catch {
-    return "unknown";
-  }
 }
 
 async function main(args: string[]): Promise<void> {

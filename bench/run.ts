@@ -27,10 +27,19 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { Buffer } from "node:buffer";
 import { CHUNKS } from "./apps/_body.ts";
 import { ROUTED_PATH } from "./apps/_routes.ts";
 import { FILES, FILES_ENV } from "./apps/_files.ts";
+import {
+  boundedInt as int,
+  cpuSeconds,
+  equal,
+  loadAverage,
+  median,
+  parseWrk,
+  type WrkSample as Sample,
+} from "./_util.ts";
+import { concat } from "../_input.ts";
 
 // ---------------------------------------------------------------------------
 // What is measured.
@@ -263,16 +272,6 @@ function parseFlags(args: string[]): Options {
       markdown: { type: "string" },
     },
   });
-  // Bounds keep every load loop finite and the harness polite on a shared box.
-  const int = (flag: string, text: string, min: number, max: number) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new RangeError(
-        `--${flag} must be an integer from ${min} to ${max}, got "${text}"`,
-      );
-    }
-    return n;
-  };
   let servers = SERVERS;
   if (values.only !== undefined) {
     const names = values.only.split(",").map((s) => s.trim()).filter(Boolean);
@@ -444,16 +443,6 @@ async function check(server: Server, running: Running): Promise<void> {
 // ---------------------------------------------------------------------------
 // wrk.
 
-interface Sample {
-  rps: number;
-  /** 99th percentile latency in milliseconds. */
-  p99: number;
-  /** Requests completed. */
-  requests: number;
-  /** Socket errors and non-2xx/3xx responses, as wrk words them; "" when none. */
-  errors: string;
-}
-
 /**
  * One `wrk` run. One thread: on 2 cores wrk and the server each get about
  * one, and that sharing is the same for every server in a round.
@@ -482,59 +471,8 @@ async function wrk(
   return parseWrk(output.text);
 }
 
-const UNITS_MS: Record<string, number> = {
-  us: 0.001,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-};
-
-function parseWrk(text: string): Sample {
-  const rps = text.match(/^Requests\/sec:\s+([\d.]+)/m);
-  const p99 = text.match(/^\s+99%\s+([\d.]+)(us|ms|s|m)\b/m);
-  const requests = text.match(/^\s+(\d+) requests in /m);
-  if (!rps || !p99 || !requests) {
-    throw new Error(`Cannot parse wrk's output:\n${text}`);
-  }
-  const errors = [
-    text.match(/Socket errors: [^\n]*/)?.[0],
-    text.match(/Non-2xx or 3xx responses: \d+/)?.[0],
-  ].filter(Boolean).join("; ");
-  return {
-    rps: Number(rps[1]),
-    p99: Number(p99[1]) * UNITS_MS[p99[2]],
-    requests: Number(requests[1]),
-    errors,
-  };
-}
-
-// ---------------------------------------------------------------------------
-// Server CPU time: a cross-check that noise hurts less than throughput. A
-// neighbour that steals CPU lowers a server's req/s, but not much the CPU
-// time it spends per request.
-
-const TICKS_PER_SECOND = await new Deno.Command("getconf", {
-  args: ["CLK_TCK"],
-}).output()
-  .then((o) => Number(new TextDecoder().decode(o.stdout)) || 100)
-  .catch(() => 100);
-
-/** User plus system CPU seconds of a process, all its threads. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // The command name may hold spaces; fields 14 and 15 count after it.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
 // ---------------------------------------------------------------------------
 // Statistics and the table.
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** One measured run: wrk's numbers and the server's CPU per request. */
 interface Measured extends Sample {
@@ -607,12 +545,6 @@ async function machine(): Promise<string> {
 }
 
 /** The machine's load average, a hint of how noisy the run was. */
-function loadAverage(): Promise<string> {
-  return Deno.readTextFile("/proc/loadavg")
-    .then((text) => text.split(" ").slice(0, 3).join(" "))
-    .catch(() => "unknown");
-}
-
 /** The command line that reproduces this run, quoted for a POSIX shell. */
 function commandLine(args: string[]): string {
   const quote = (arg: string) =>
@@ -625,7 +557,7 @@ function commandLine(args: string[]): string {
 
 async function main(args: string[]): Promise<void> {
   const options = parseOptions(args);
-  const loadBefore = await loadAverage();
+  const loadBefore = loadAverage();
   const { servers, rounds, duration, warmup, connections } = options;
   const own = servers.filter((s) => s.connections !== undefined)
     .map((s) => `${s.name} -c${s.connections}`);
@@ -652,9 +584,12 @@ async function main(args: string[]): Promise<void> {
         await check(server, running);
         // The warm-up lets V8 optimize the hot path before it is measured.
         if (warmup > 0) await wrk(url, warmup, conns);
-        const cpuBefore = await cpuSeconds(pid);
+        // Server CPU time is a cross-check that noise hurts less than
+        // throughput: a neighbour that steals CPU lowers a server's req/s,
+        // but not much the CPU time it spends per request.
+        const cpuBefore = cpuSeconds(pid);
         const sample = await wrk(url, duration, conns);
-        const cpu = await cpuSeconds(pid) - cpuBefore;
+        const cpu = cpuSeconds(pid) - cpuBefore;
         measured[server.name] = {
           ...sample,
           cpuPerRequest: cpu / sample.requests * 1e6,
@@ -684,7 +619,7 @@ async function main(args: string[]): Promise<void> {
       `- Machine: ${await machine()}`,
       `- Command: \`${commandLine(args)}\``,
       `- Load: ${load}; ${rounds} interleaved round(s)`,
-      `- Load average (1, 5, 15 min) before and after: ${loadBefore}; ${await loadAverage()}`,
+      `- Load average (1, 5, 15 min) before and after: ${loadBefore}; ${loadAverage()}`,
       "",
       text,
       "",
@@ -696,22 +631,6 @@ async function main(args: string[]): Promise<void> {
     await Deno.writeTextFile(options.markdown, report);
     console.log(`Wrote ${options.markdown}`);
   }
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  // A memcmp: the file rows check 64 MiB.
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength)
-    .equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
 if (import.meta.main) {

@@ -38,6 +38,8 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { STREAM_CHUNK_SIZE, STREAM_CHUNKS } from "./apps/soak.ts";
+import { boundedInt as int, cpuSeconds, equal, rssMiB } from "./_util.ts";
+import { concat } from "../_input.ts";
 
 const WARMUP = 5_000;
 const SAMPLE_EVERY = 50_000;
@@ -63,15 +65,6 @@ function parseOptions(args: string[]): Options {
       "time-limit": { type: "string", default: "600" },
     },
   });
-  const int = (flag: string, text: string, min: number, max: number) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new RangeError(
-        `--${flag} must be an integer from ${min} to ${max}, got "${text}"`,
-      );
-    }
-    return n;
-  };
   return {
     // At least the warm-up and one more request, so that there is an end.
     requests: int("requests", values.requests, WARMUP + 1, 10_000_000),
@@ -290,21 +283,6 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
     .indexOf(Buffer.from(needle.buffer, needle.byteOffset, needle.length));
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.length)
-    .equals(Buffer.from(b.buffer, b.byteOffset, b.length));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------
 // The server process.
 
@@ -384,21 +362,6 @@ async function stopServer(): Promise<void> {
   }, 5000);
   await child.status;
   clearTimeout(timer);
-}
-
-function rssMiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]) / 1024;
-}
-
-/** USER_HZ, the unit of the CPU times in `/proc`: 100 on Linux. */
-const TICKS_PER_SECOND = 100;
-
-/** User plus system CPU seconds of a process, all its threads. */
-function cpuSeconds(pid: number | "self"): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
 // ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { boundedInt, median, startDeno, wrkRps } from "./_util.ts";
 
 const { values } = parseArgs({
   options: {
@@ -17,61 +18,27 @@ const { values } = parseArgs({
     duration: { type: "string", default: "4" },
   },
 });
-const ROUNDS = Number(values.rounds);
-const DURATION = Number(values.duration);
+const ROUNDS = boundedInt("rounds", values.rounds, 1, 50);
+const DURATION = boundedInt("duration", values.duration, 1, 120);
 const SERVER = fileURLToPath(new URL("../server.ts", import.meta.url));
 const APP = fileURLToPath(new URL("./apps/hello.ts", import.meta.url));
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /** Requests per second from server.ts with `workers` isolates. */
 async function measure(workers: number): Promise<number> {
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-net",
-      SERVER,
-      APP,
-      "--port",
-      String(port),
-      "--workers",
-      String(workers),
-    ],
-    // Its drain lines on SIGTERM are not the bench's business.
-    stdout: "null",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
+  // Its drain lines on SIGTERM are not the bench's business.
+  const server = await startDeno([
+    "run",
+    "-A",
+    "--unstable-net",
+    SERVER,
+    APP,
+    "--workers",
+    String(workers),
+  ], "null");
   try {
-    const url = `http://127.0.0.1:${port}/`;
-    const deadline = Date.now() + 30_000;
-    while (true) {
-      try {
-        await (await fetch(url)).body?.cancel();
-        break;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-    const { stdout } = await new Deno.Command("wrk", {
-      args: ["-t1", "-c50", `-d${DURATION}s`, url],
-    }).output();
-    const match = new TextDecoder().decode(stdout).match(
-      /Requests\/sec:\s+([\d.]+)/,
-    );
-    if (!match) throw new Error("wrk printed no Requests/sec");
-    return Number(match[1]);
+    return await wrkRps(server.url, DURATION);
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
+    await server.stop();
   }
 }
 
@@ -86,9 +53,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     } req/s, ratio ${(two / one).toFixed(2)}`,
   );
 }
-ratios.sort((a, b) => a - b);
 console.log(
   `\n| --workers 2 vs --workers 1, hello world (median of ${ROUNDS}) | ${
-    ratios[Math.floor(ratios.length / 2)].toFixed(2)
-  }x (${ratios.map((r) => r.toFixed(2)).join(", ")}) |`,
+    median(ratios).toFixed(2)
+  }x (${ratios.sort((a, b) => a - b).map((r) => r.toFixed(2)).join(", ")}) |`,
 );
