@@ -181,7 +181,7 @@ function lowerName(name: string): string {
 }
 
 /** Whether `value` has a `then` method (a promise or thenable). */
-function isThenable<T>(value: unknown): value is PromiseLike<T> {
+export function isThenable<T>(value: unknown): value is PromiseLike<T> {
   return value !== null && typeof value === "object" &&
     typeof (value as PromiseLike<T>).then === "function";
 }

@@ -69,6 +69,8 @@
 import type { Body, Chunk, Environ, Header, Middleware } from "../mod.ts";
 import { formatError } from "../_errors.ts";
 import { FileBody } from "../_file_wrapper.ts";
+import { isThenable } from "../_response.ts";
+import { wrapBody } from "./_wrap_body.ts";
 
 /**
  * Where log lines go: a function that receives each line (without a
@@ -311,60 +313,21 @@ function logged(
     };
     return body;
   }
-  const source = body as Partial<AsyncIterable<Chunk> & Iterable<Chunk>>;
-  const isAsync = typeof source?.[Symbol.asyncIterator] === "function";
-  if (
-    (typeof body !== "object" && typeof body !== "function") ||
-    body === null || body instanceof Uint8Array ||
-    (!isAsync && typeof source[Symbol.iterator] !== "function")
-  ) {
-    // Not a body at all: the server answers 500 and there is nothing to close.
-    finish(true);
-    return body;
-  }
-
-  let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
-  let ended = false;
-  let closed = false;
-  const failed = (error: unknown): never => {
-    ended = true;
-    finish(true);
-    throw error;
-  };
-  const step = (result: IteratorResult<Chunk>) => {
-    if (result.done) {
-      ended = true;
-      finish(false);
-    } else count(byteLength(result.value));
-    return result;
-  };
-  const next = () => {
-    let result;
-    try {
-      result = iterator!.next();
-    } catch (error) {
-      return failed(error);
-    }
-    return isThenable<IteratorResult<Chunk>>(result)
-      ? Promise.resolve(result).then(step, failed)
-      : step(result);
-  };
-  const wrapper = {
-    [isAsync ? Symbol.asyncIterator : Symbol.iterator]() {
-      iterator = isAsync
-        ? source[Symbol.asyncIterator]!()
-        : source[Symbol.iterator]!();
-      return { next };
+  const wrapped = wrapBody(body, {
+    step(result) {
+      if (result.done) finish(false);
+      else count(byteLength(result.value));
+      return result;
     },
-    close() {
-      if (closed) return;
-      closed = true;
-      finish(false);
-      if (typeof body.close === "function") return body.close();
-      if (!ended) return iterator?.return?.();
+    failed(error) {
+      finish(true);
+      throw error;
     },
-  };
-  return wrapper as unknown as Body;
+    closing: () => finish(false),
+  });
+  // Not a body at all: the server answers 500 and there is nothing to close.
+  if (wrapped === undefined) finish(true);
+  return wrapped ?? body;
 }
 
 /** gunicorn's default `access_log_format`. */
@@ -574,9 +537,4 @@ function lineWriter(output?: AccessLogOutput): (line: string) => void {
       written += writer.writeSync(bytes.subarray(written));
     }
   };
-}
-
-function isThenable<T>(value: unknown): value is PromiseLike<T> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as PromiseLike<T>).then === "function";
 }

@@ -69,6 +69,7 @@ import type {
 } from "../mod.ts";
 import { FileBody } from "../_file_wrapper.ts";
 import { concat } from "../_input.ts";
+import { isThenable } from "../_response.ts";
 
 /** A content coding that {@linkcode compress} can produce. */
 export type Coding = "gzip" | "deflate";
@@ -726,9 +727,4 @@ function once(fn: () => void | Promise<void>): () => void | Promise<void> {
     called = true;
     return fn();
   };
-}
-
-function isThenable<T>(value: unknown): value is PromiseLike<T> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as PromiseLike<T>).then === "function";
 }

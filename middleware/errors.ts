@@ -48,6 +48,8 @@
 import type { Body, Chunk, Environ, Middleware } from "../mod.ts";
 import { escapeControls, formatError } from "../_errors.ts";
 import { FileBody } from "../_file_wrapper.ts";
+import { isThenable } from "../_response.ts";
+import { wrapBody } from "./_wrap_body.ts";
 import { BodyTooLargeError } from "../_input.ts";
 
 /** Options of {@linkcode errors}. */
@@ -184,69 +186,29 @@ function guarded(
   late: (error: unknown) => never,
 ): Body {
   if (Array.isArray(body) || body instanceof FileBody) return body;
-  const source = body as Partial<AsyncIterable<Chunk> & Iterable<Chunk>>;
-  const isAsync = typeof source?.[Symbol.asyncIterator] === "function";
-  if (
-    (typeof body !== "object" && typeof body !== "function") ||
-    body === null || body instanceof Uint8Array ||
-    (!isAsync && typeof source[Symbol.iterator] !== "function")
-  ) {
-    // Not a body: the server names the mistake in its own 500.
-    return body;
-  }
-
-  let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
   // Whether a non-empty chunk went on: after that, errors are too late.
   let started = false;
-  let ended = false;
-  let closed = false;
   // The 500's chunks, once the body failed in time.
   let replacement: Chunk[] | undefined;
-
-  const step = (result: IteratorResult<Chunk>) => {
-    if (result.done) ended = true;
-    else if (isNonEmpty(result.value)) started = true;
-    return result;
-  };
-  const failed = (error: unknown): IteratorResult<Chunk> => {
-    ended = true;
-    if (started) return late(error);
-    replacement = [...fail(error) as Chunk[]];
-    return replaced();
-  };
   const replaced = (): IteratorResult<Chunk> => {
     const chunk = replacement!.shift();
     return chunk === undefined
       ? { done: true, value: undefined }
       : { done: false, value: chunk };
   };
-  const next = () => {
-    if (replacement !== undefined) return replaced();
-    let result;
-    try {
-      result = iterator!.next();
-    } catch (error) {
-      return failed(error);
-    }
-    return isThenable<IteratorResult<Chunk>>(result)
-      ? Promise.resolve(result).then(step, failed)
-      : step(result);
-  };
-  const wrapper = {
-    [isAsync ? Symbol.asyncIterator : Symbol.iterator]() {
-      iterator = isAsync
-        ? source[Symbol.asyncIterator]!()
-        : source[Symbol.iterator]!();
-      return { next };
+  // Not a body: the server names the mistake in its own 500.
+  return wrapBody(body, {
+    instead: () => replacement === undefined ? undefined : replaced(),
+    step(result) {
+      if (!result.done && isNonEmpty(result.value)) started = true;
+      return result;
     },
-    close() {
-      if (closed) return;
-      closed = true;
-      if (typeof body.close === "function") return body.close();
-      if (!ended) return iterator?.return?.();
+    failed(error) {
+      if (started) return late(error);
+      replacement = [...fail(error) as Chunk[]];
+      return replaced();
     },
-  };
-  return wrapper as unknown as Body;
+  }) ?? body;
 }
 
 /** The default report: the request and the stack, to `wsgi.errors`. */
@@ -277,9 +239,4 @@ function reportSafely(
 function isNonEmpty(chunk: unknown): boolean {
   return (typeof chunk === "string" || chunk instanceof Uint8Array) &&
     chunk.length > 0;
-}
-
-function isThenable<T>(value: unknown): value is PromiseLike<T> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as PromiseLike<T>).then === "function";
 }

@@ -91,6 +91,7 @@ import type {
 } from "../mod.ts";
 import { describe, escapeControls } from "../_errors.ts";
 import { HOP_BY_HOP } from "../_headers.ts";
+import { isThenable } from "../_response.ts";
 
 /** The name of each check, as {@linkcode ValidatorError.rule} gives it. */
 export type ValidatorRule =
@@ -297,11 +298,6 @@ function withoutContent(code: number): boolean {
 function quote(value: string): string {
   const short = value.length > 60 ? value.slice(0, 60) + "..." : value;
   return `"${escapeControls(short)}"`;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 function isChunk(value: unknown): value is Chunk {
