@@ -5,28 +5,23 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-import { runDev } from "../../dev.ts";
+import { chromium, type Page } from "playwright-core";
+import type { DevServer } from "../../dev.ts";
+import { tempProject, withDev } from "./_helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
-async function project(): Promise<string> {
-  const dir = await Deno.realPath(await Deno.makeTempDir());
-  await Deno.writeTextFile(
-    join(dir, "lib.ts"),
-    'export const title = "first";\n',
-  );
-  await Deno.writeTextFile(
-    join(dir, "app.ts"),
-    `import { title } from "./lib.ts";
+function project(): Promise<string> {
+  return tempProject({
+    "lib.ts": 'export const title = "first";\n',
+    "app.ts": `import { title } from "./lib.ts";
 export default (environ: { PATH_INFO: string }, startResponse: (s: string, h: [string, string][]) => unknown) => {
   if (environ.PATH_INFO === "/boom") throw new Error("boom in " + title);
   startResponse("200 OK", [["Content-Type", "text/html; charset=utf-8"]]);
   return [\`<!doctype html><title>\${title}</title><h1>\${title}</h1>\`];
 };
 `,
-  );
-  return dir;
+  });
 }
 
 // The flags keep Chromium from reaching for the network this machine lacks.
@@ -45,17 +40,22 @@ const launch = () =>
     ],
   });
 
-Deno.test("a page served by dev.ts reloads itself on save and recovers from a broken save", async () => {
-  const dir = await project();
-  const dev = await runDev({
-    app: join(dir, "app.ts"),
-    port: 0,
-    log() {},
-    onListen() {},
+/** Runs `fn` with a browser page and a dev server on a fresh project. */
+async function inBrowser(
+  fn: (page: Page, dev: DevServer, dir: string) => Promise<void>,
+): Promise<void> {
+  await withDev(await project(), async (dev, dir) => {
+    const browser = await launch();
+    try {
+      await fn(await browser.newPage(), dev, dir);
+    } finally {
+      await browser.close();
+    }
   });
-  const browser = await launch();
-  try {
-    const page = await browser.newPage();
+}
+
+Deno.test("a page served by dev.ts reloads itself on save and recovers from a broken save", async () => {
+  await inBrowser(async (page, dev, dir) => {
     await page.goto(dev.url);
     assert.equal(await page.textContent("h1"), "first");
 
@@ -78,24 +78,11 @@ Deno.test("a page served by dev.ts reloads itself on save and recovers from a br
       timeout: 10_000,
     });
     assert.equal(await page.title(), "third");
-  } finally {
-    await browser.close();
-    await dev.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("the traceback page's console takes the PIN, then evaluates in the app", async () => {
-  const dir = await project();
-  const dev = await runDev({
-    app: join(dir, "app.ts"),
-    port: 0,
-    log() {},
-    onListen() {},
-  });
-  const browser = await launch();
-  try {
-    const page = await browser.newPage();
+  await inBrowser(async (page, dev) => {
     const response = await page.goto(`${dev.url}boom`);
     assert.equal(response?.status(), 500);
     await page.getByText("Error: boom in first").first().waitFor();
@@ -119,9 +106,5 @@ Deno.test("the traceback page's console takes the PIN, then evaluates in the app
       state: "visible",
       timeout: 5000,
     });
-  } finally {
-    await browser.close();
-    await dev.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
