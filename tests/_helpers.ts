@@ -109,3 +109,108 @@ export function dechunk(body: string): string {
     rest = rest.slice(eol + 2 + size + 2);
   }
 }
+
+/** A free TCP port on 127.0.0.1: bound to port 0, read, and let go. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/**
+ * A child process whose stdout and stderr are read to their end from the
+ * start: it can never block on a full pipe, and once it exits nothing is
+ * left open.
+ */
+export class Spawned {
+  readonly child: Deno.ChildProcess;
+  stdout = "";
+  stderr = "";
+  /** Resolves once it has exited and both its pipes are drained. */
+  readonly done: Promise<Deno.CommandStatus>;
+  #exited = false;
+
+  constructor(
+    command: string,
+    args: string[],
+    env: Record<string, string> = {},
+  ) {
+    this.child = new Deno.Command(command, {
+      args,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const drain = async (
+      stream: ReadableStream<Uint8Array>,
+      into: "stdout" | "stderr",
+    ) => {
+      for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+        this[into] += text;
+      }
+    };
+    this.done = Promise.all([
+      this.child.status,
+      drain(this.child.stdout, "stdout"),
+      drain(this.child.stderr, "stderr"),
+    ]).then(([status]) => status);
+    this.child.status.then(() => this.#exited = true);
+  }
+
+  /** Everything it printed so far, stdout then stderr. */
+  output(): string {
+    return this.stdout + this.stderr;
+  }
+
+  /**
+   * The first match of `pattern` in `stream`, waiting for it; fails if the
+   * process exits first or nothing matches within `ms`.
+   */
+  async waitFor(
+    pattern: RegExp,
+    stream: "stdout" | "stderr",
+    ms = 30_000,
+  ): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    while (true) {
+      const match = this[stream].match(pattern);
+      if (match) return match;
+      if (this.#exited || Date.now() > deadline) {
+        throw new Error(
+          `${stream} never matched ${pattern}${
+            this.#exited ? " before the process exited" : ""
+          }:\n${this.output()}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /**
+   * Waits for it to exit, after `signal` if given; SIGKILL after `ms`.
+   * Resolves once both pipes are drained.
+   */
+  async stop(signal?: Deno.Signal, ms = 15_000): Promise<Deno.CommandStatus> {
+    if (!this.#exited && signal !== undefined) {
+      try {
+        this.child.kill(signal);
+      } catch {
+        // It exited in between.
+      }
+    }
+    const timer = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // It exited in between.
+      }
+    }, ms);
+    try {
+      return await this.done;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import type { App, Body, Chunk } from "../mod.ts";
 import { runCgi } from "../cgi.ts";
 import { apps, cookies, echo, upload } from "./fixtures/cgi/apps.ts";
-import { dechunk, errorLog, parseRaw, rawRequest } from "./_helpers.ts";
+import {
+  dechunk,
+  errorLog,
+  freePort,
+  parseRaw,
+  rawRequest,
+} from "./_helpers.ts";
 
 const MAIN = new URL("./fixtures/cgi/main.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
@@ -40,14 +46,6 @@ function findLighttpd(): string {
   throw new Error(
     "Cannot run the CGI tests: lighttpd is not installed (apt-get install lighttpd)",
   );
-}
-
-/** A port nothing listens on right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 /** Waits until `port` accepts connections, or fails if `exited` first. */

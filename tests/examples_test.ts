@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import type { App, Environ } from "../mod.ts";
-import { errorLog, withServer } from "./_helpers.ts";
+import { errorLog, freePort, withServer } from "./_helpers.ts";
 import simpleApp from "../examples/simple_app.ts";
 import AppClass from "../examples/app_class.ts";
 import callable, { Greeter } from "../examples/callable.ts";
@@ -630,9 +630,7 @@ Deno.test("examples/upload.ts refuses a request without a body method", async ()
 });
 
 Deno.test("examples/compiled/main.ts (the deno compile entry) serves the router and stops cleanly on SIGTERM", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
+  const port = freePort();
   // The permissions `deno task compile` gives the binary, no more.
   const child = new Deno.Command(Deno.execPath(), {
     args: [

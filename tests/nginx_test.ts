@@ -8,6 +8,7 @@
  * for the test, and everything is stopped and removed at the end.
  */
 import assert from "node:assert/strict";
+import { freePort, Spawned } from "./_helpers.ts";
 
 const SERVER = new URL("../server.ts", import.meta.url).pathname;
 const APP = new URL("../examples/nginx/app.ts", import.meta.url).pathname;
@@ -30,75 +31,6 @@ const TEST_MS = 25_000;
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
-/** A child process whose output is read to its end from the start. */
-interface Process {
-  child: Deno.ChildProcess;
-  /** Everything it printed so far, stdout then stderr. */
-  output(): string;
-  /** Resolves once it has exited and both its pipes are drained. */
-  done: Promise<Deno.CommandStatus>;
-  /**
-   * Sends SIGTERM (SIGKILL if it is still running after `START_MS`) and
-   * waits until it is done; a process that already exited is left alone.
-   */
-  stop(): Promise<Deno.CommandStatus>;
-}
-
-function spawn(
-  command: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Process {
-  const child = new Deno.Command(command, {
-    args,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let stdout = "";
-  let stderr = "";
-  const drain = async (
-    stream: ReadableStream<Uint8Array>,
-    add: (text: string) => void,
-  ) => {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      add(text);
-    }
-  };
-  const done = Promise.all([
-    child.status,
-    drain(child.stdout, (text) => stdout += text),
-    drain(child.stderr, (text) => stderr += text),
-  ]).then(([status]) => status);
-  let exited = false;
-  child.status.then(() => exited = true);
-  const stop = async () => {
-    if (!exited) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // It exited in between.
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((resolve) => {
-        timer = setTimeout(() => resolve("late"), START_MS);
-      });
-      const outcome = await Promise.race([child.status, late]);
-      clearTimeout(timer);
-      if (outcome === "late") {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // It exited in between.
-        }
-      }
-    }
-    return await done;
-  };
-  return { child, output: () => stdout + stderr, done, stop };
-}
-
 /** Resolves with `promise`'s value, or fails after `ms` saying `what`. */
 async function within<T>(
   promise: Promise<T>,
@@ -117,53 +49,30 @@ async function within<T>(
 }
 
 /** An instance of server.ts serving the example app. */
-interface Instance extends Process {
+interface Instance extends Spawned {
   name: string;
   port: number;
 }
 
 /** Starts `server.ts examples/nginx/app.ts --port 0` as instance `name`. */
 async function startInstance(name: string): Promise<Instance> {
-  const process = spawn(
+  const process = new Spawned(
     Deno.execPath(),
     ["run", "-A", SERVER, APP, "--port", "0"],
     { INSTANCE: name, PORT: "", SCRIPT_NAME: "" },
   );
   try {
-    const port = await within(
-      (async () => {
-        while (true) {
-          const match = process.output().match(
-            /Listening on http:\/\/127\.0\.0\.1:(\d+)\/\n/,
-          );
-          if (match) return Number(match[1]);
-          const exited = await Promise.race([
-            process.done.then(() => true),
-            new Promise<false>((resolve) => setTimeout(resolve, 20, false)),
-          ]);
-          if (exited) {
-            throw new Error(
-              `instance ${name} exited before listening:\n${process.output()}`,
-            );
-          }
-        }
-      })(),
+    const listening = await process.waitFor(
+      /Listening on http:\/\/127\.0\.0\.1:(\d+)\/\n/,
+      "stdout",
       START_MS,
-      () => `instance ${name} did not listen:\n${process.output()}`,
     );
-    return { ...process, name, port };
+    const port = Number(listening[1]);
+    return Object.assign(process, { name, port });
   } catch (error) {
-    await process.stop();
+    await process.stop("SIGTERM", START_MS);
     throw error;
   }
-}
-
-/** A free TCP port on 127.0.0.1: bound to port 0, read, and let go. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 /** nginx and the two instances behind it. */
@@ -172,7 +81,7 @@ interface Deployment {
   url: string;
   port: number;
   instances: [Instance, Instance];
-  nginx: Process;
+  nginx: Spawned;
   /** The temp dir: nginx's prefix, with the static folder in `static/`. */
   dir: string;
   /** nginx's error log so far. */
@@ -204,7 +113,7 @@ async function withDeployment(
   // nginx started by root runs its workers as nobody, who must reach the
   // static files and the temp folders.
   await Deno.chmod(dir, 0o755);
-  const started: Process[] = [];
+  const started: Spawned[] = [];
   try {
     await Deno.mkdir(`${dir}/static`, { mode: 0o755 });
     await Deno.mkdir(`${dir}/tmp`, { mode: 0o755 });
@@ -228,7 +137,7 @@ async function withDeployment(
       STATIC_DIR: `${dir}/static`,
     });
     await Deno.writeTextFile(`${dir}/nginx.conf`, conf);
-    const nginx = spawn(NGINX, [
+    const nginx = new Spawned(NGINX, [
       "-p",
       dir,
       "-c",
@@ -259,13 +168,15 @@ async function withDeployment(
     });
   } finally {
     // nginx first, so that it holds no connection to the instances.
-    for (const process of started.reverse()) await process.stop();
+    for (const process of started.reverse()) {
+      await process.stop("SIGTERM", START_MS);
+    }
     await Deno.remove(dir, { recursive: true });
   }
 }
 
 /** Resolves once something accepts connections on `port`. */
-async function waitForPort(port: number, process: Process): Promise<void> {
+async function waitForPort(port: number, process: Spawned): Promise<void> {
   let exited = false;
   process.done.then(() => exited = true);
   while (true) {

@@ -5,72 +5,34 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { Spawned } from "./_helpers.ts";
 
 const SERVER = new URL("../server.ts", import.meta.url).pathname;
 const APP = new URL("./fixtures/cli/production.ts", import.meta.url).pathname;
 
 /** A CLI process serving APP, with everything it prints. */
-class Served {
-  readonly child: Deno.ChildProcess;
-  stdout = "";
-  stderr = "";
-  readonly done: Promise<Deno.CommandStatus>;
-  #readers: Promise<void>[];
-
+class Served extends Spawned {
   constructor(args: string[], deno: string[] = []) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", ...deno, SERVER, APP, "--port", "0", ...args],
-      env: { PORT: "", SCRIPT_NAME: "" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const read = async (
-      stream: ReadableStream<Uint8Array>,
-      into: "stdout" | "stderr",
-    ) => {
-      for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-        this[into] += text;
-      }
-    };
-    this.#readers = [
-      read(this.child.stdout, "stdout"),
-      read(this.child.stderr, "stderr"),
-    ];
-    this.done = this.child.status;
+    super(
+      Deno.execPath(),
+      ["run", "-A", ...deno, SERVER, APP, "--port", "0", ...args],
+      { PORT: "", SCRIPT_NAME: "" },
+    );
   }
 
   /** Resolves with the base URL once it listens. */
   async url(): Promise<string> {
-    const deadline = Date.now() + 30_000;
-    while (true) {
-      const match = this.stdout.match(/Listening on (\S+)/);
-      if (match) return match[1];
-      if (Date.now() > deadline) {
-        throw new Error(`no "Listening on" line:\n${this.stderr}`);
-      }
-      await Promise.race([this.done, delay(20)]);
-    }
+    return (await this.waitFor(/Listening on (\S+)/, "stdout"))[1];
   }
 
   /** Waits until it exited and both outputs are read; its exit code. */
   async exit(): Promise<number> {
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 30_000);
-    const { code } = await this.done;
-    clearTimeout(timer);
-    await Promise.all(this.#readers);
-    return code;
+    return (await this.stop(undefined, 30_000)).code;
   }
 
   /** Resolves once stderr matches `pattern`. */
   async saw(pattern: RegExp): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (!pattern.test(this.stderr)) {
-      if (Date.now() > deadline) {
-        throw new Error(`stderr never matched ${pattern}:\n${this.stderr}`);
-      }
-      await delay(10);
-    }
+    await this.waitFor(pattern, "stderr", 10_000);
   }
 }
 

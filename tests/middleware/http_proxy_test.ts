@@ -3,7 +3,13 @@ import type { App, Environ } from "../../mod.ts";
 import { httpProxy } from "../../middleware/http_proxy.ts";
 import { buildEnviron } from "../../testing.ts";
 import { shiftPathInfo } from "../../util.ts";
-import { errorLog, parseRaw, rawRequest, withServer } from "../_helpers.ts";
+import {
+  errorLog,
+  freePort,
+  parseRaw,
+  rawRequest,
+  withServer,
+} from "../_helpers.ts";
 // Every client here runs its subject under the validator.
 import { LintedClient as Client } from "../_helpers.ts";
 
@@ -385,9 +391,7 @@ Deno.test("httpProxy() passes a compressed upstream body through untouched", asy
 });
 
 Deno.test("httpProxy() answers 502 with a clear body when the upstream is down", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = freePort();
   const log = errorLog();
   const client = new Client(
     httpProxy("/api", `http://127.0.0.1:${port}`)(local),
