@@ -33,9 +33,12 @@ export interface LoadFailure {
 export class Generation {
   readonly worker: Worker;
   #next = 0;
-  #pending = new Map<number, (answer: FromWorker) => void>();
-  // Requests in flight, for the app that reads `deno.signal`.
-  #requests = new Map<number, Request>();
+  // What waits for each answer; for a request, the request too, for an app
+  // that reads `deno.signal` (the Worker asks before it answers).
+  #pending = new Map<
+    number,
+    { answer: (answer: FromWorker) => void; request?: Request }
+  >();
   #inFlight = 0;
   #idle: (() => void) | undefined;
 
@@ -53,7 +56,7 @@ export class Generation {
         answer.type === "response" || answer.type === "error" ||
         answer.type === "evaluated"
       ) {
-        this.#pending.get(answer.id)?.(answer);
+        this.#pending.get(answer.id)?.answer(answer);
         this.#pending.delete(answer.id);
       }
     };
@@ -96,7 +99,6 @@ export class Generation {
   handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
     const id = this.#next++;
     this.#inFlight++;
-    this.#requests.set(id, request);
     const remote = info.remoteAddr as Deno.NetAddr;
     const body = request.body;
     const message: ToWorker = {
@@ -109,9 +111,9 @@ export class Generation {
       remote: { hostname: remote.hostname, port: remote.port },
     };
     return new Promise((resolve) => {
-      this.#pending.set(id, (answer) => {
+      const onAnswer = (answer: FromWorker) => {
         if (answer.type === "error") {
-          this.#done(id);
+          this.#done();
           resolve(
             new Response(`${answer.message}\n`, {
               status: 500,
@@ -124,9 +126,9 @@ export class Generation {
         // The request counts as in flight until its body has gone out, or
         // the client has gone away.
         const body = answer.body instanceof ReadableStream
-          ? tracked(answer.body, () => this.#done(id))
+          ? tracked(answer.body, () => this.#done())
           : answer.body;
-        if (!(body instanceof ReadableStream)) this.#done(id);
+        if (!(body instanceof ReadableStream)) this.#done();
         resolve(
           new Response(body as BodyInit | null, {
             status: answer.status,
@@ -134,7 +136,8 @@ export class Generation {
             headers: answer.headers,
           }),
         );
-      });
+      };
+      this.#pending.set(id, { answer: onAnswer, request });
       this.worker.postMessage(message, body ? [body] : []);
     });
   }
@@ -149,10 +152,12 @@ export class Generation {
   ): Promise<{ ok: boolean; output: string }> {
     const id = this.#next++;
     return new Promise((resolve) => {
-      this.#pending.set(id, (answer) => {
-        if (answer.type === "evaluated") {
-          resolve({ ok: answer.ok, output: answer.output });
-        }
+      this.#pending.set(id, {
+        answer: (answer) => {
+          if (answer.type === "evaluated") {
+            resolve({ ok: answer.ok, output: answer.output });
+          }
+        },
       });
       const message: ToWorker = { type: "eval", id, source, error };
       this.worker.postMessage(message);
@@ -161,7 +166,7 @@ export class Generation {
 
   /** Tells the Worker when request `id`'s signal aborts. */
   #watch(id: number): void {
-    const request = this.#requests.get(id);
+    const request = this.#pending.get(id)?.request;
     if (request === undefined) return;
     const abort: ToWorker = { type: "abort", id };
     request.signal.addEventListener(
@@ -171,8 +176,7 @@ export class Generation {
     );
   }
 
-  #done(id: number): void {
-    this.#requests.delete(id);
+  #done(): void {
     this.#inFlight--;
     if (this.#inFlight === 0) this.#idle?.();
   }
