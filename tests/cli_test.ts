@@ -7,6 +7,7 @@
  * saying which export served the request and what the environ held.
  */
 import assert from "node:assert/strict";
+import { Spawned } from "./_helpers.ts";
 
 const SERVER = new URL("../server.ts", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/cli/", import.meta.url).pathname;
@@ -78,84 +79,33 @@ interface Running {
 
 /**
  * Starts the CLI and resolves once it prints "Listening on <url>". Fails,
- * with the child's stderr in the message, if it exits first or says nothing
- * within the timeout; the child is stopped either way.
+ * with what the child printed, if it exits first or says nothing within
+ * the timeout; the child is stopped either way.
  */
 async function startCli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<Running> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SERVER, ...args],
-    env: { ...CLEAN_ENV, ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-
-  // Both pipes are read to their end from the start: the child can never
-  // block on a full pipe, and once it dies the readers finish by themselves,
-  // which is what lets stop() leave no stream open.
-  let stdout = "";
-  let stderr = "";
-  let onUrl: (url: string) => void = () => {};
-  const listening = new Promise<string>((resolve) => onUrl = resolve);
-  const stdoutDone = (async () => {
-    for await (
-      const text of child.stdout.pipeThrough(new TextDecoderStream())
-    ) {
-      stdout += text;
-      // Only a whole line: a chunk may end partway through the URL.
-      const match = stdout.match(/Listening on (\S+)\n/);
-      if (match) onUrl(match[1]);
-    }
-  })();
-  const stderrDone = (async () => {
-    for await (
-      const text of child.stderr.pipeThrough(new TextDecoderStream())
-    ) {
-      stderr += text;
-    }
-  })();
-
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // It has exited already.
-    }
-    await child.status;
-    await Promise.all([stdoutDone, stderrDone]);
-    return { stdout, stderr };
-  };
-
-  // Each outcome resolves (never rejects) so that the losers of the race
-  // leave no unhandled rejection behind.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), TIMEOUT_MS);
-  });
-  const exited = Promise.all([child.status, stderrDone]).then(
-    ([status]) => status,
+  const child = new Spawned(
+    Deno.execPath(),
+    ["run", "-A", SERVER, ...args],
+    { ...CLEAN_ENV, ...env },
   );
+  const stop = async () => {
+    await child.stop("SIGTERM", TIMEOUT_MS);
+    return { stdout: child.stdout, stderr: child.stderr };
+  };
   try {
-    const outcome = await Promise.race([listening, timedOut, exited]);
-    if (typeof outcome === "string" && outcome !== "timeout") {
-      return { url: outcome, stop };
-    }
-    const why = outcome === "timeout"
-      ? `printed no "Listening on" line within ${TIMEOUT_MS} ms`
-      : `exited with code ${outcome.code} before listening`;
-    throw new Error(
-      `server.ts ${
-        args.join(" ")
-      } ${why}\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+    // Only a whole line: a chunk may end partway through the URL.
+    const [, url] = await child.waitFor(
+      /Listening on (\S+)\n/,
+      "stdout",
+      TIMEOUT_MS,
     );
+    return { url, stop };
   } catch (error) {
     await stop();
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
 }
 
