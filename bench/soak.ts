@@ -28,6 +28,8 @@
  * --requests N       requests in all, the warm-up included (default 500000)
  * --connections C    concurrent keep-alive connections (default 16)
  * --time-limit S     stop after S seconds and report what was done (default 600)
+ * --v8-flags FLAGS   more V8 flags for the server, comma-separated, e.g.
+ *                    --v8-flags=--max-semi-space-size=1
  * ```
  *
  * Exits with 1 if any request failed or the time limit cut the run short.
@@ -53,6 +55,7 @@ interface Options {
   requests: number;
   connections: number;
   timeLimit: number;
+  v8Flags: string;
 }
 
 function parseOptions(args: string[]): Options {
@@ -63,6 +66,7 @@ function parseOptions(args: string[]): Options {
       requests: { type: "string", default: "500000" },
       connections: { type: "string", default: "16" },
       "time-limit": { type: "string", default: "600" },
+      "v8-flags": { type: "string", default: "" },
     },
   });
   return {
@@ -70,6 +74,7 @@ function parseOptions(args: string[]): Options {
     requests: int("requests", values.requests, WARMUP + 1, 10_000_000),
     connections: int("connections", values.connections, 1, 256),
     timeLimit: int("time-limit", values["time-limit"], 1, 3600),
+    v8Flags: values["v8-flags"],
   };
 }
 
@@ -88,6 +93,8 @@ interface Mix {
   small: Kind;
   stream: Kind;
   uploads: Kind[];
+  /** `GET /memory`, sent on a connection of its own at each sample. */
+  memory: Uint8Array;
 }
 
 function kinds(port: number): Mix {
@@ -127,6 +134,7 @@ function kinds(port: number): Mix {
       expected: stream,
     },
     uploads,
+    memory: encoder.encode(head("GET /memory")),
   };
 }
 
@@ -296,12 +304,16 @@ interface Server {
 /** The server child, stopped on every exit path. */
 let running: Deno.ChildProcess | undefined;
 
-/** Starts `server.ts` on a free port and reads the port it prints. */
-async function startServer(): Promise<Server> {
+/**
+ * Starts `server.ts` on a free port and reads the port it prints. The server
+ * gets `--expose-gc` so that `GET /memory` can collect before it measures.
+ */
+async function startServer(v8Flags: string): Promise<Server> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
+      `--v8-flags=${["--expose-gc", v8Flags].filter(Boolean).join(",")}`,
       `${ROOT}server.ts`,
       `${ROOT}bench/apps/soak.ts`,
       "--port",
@@ -371,16 +383,37 @@ interface Sample {
   requests: number;
   seconds: number;
   rss: number;
+  /** Deno.memoryUsage() in the server after a full collection, in MiB. */
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+}
+
+/** The server's V8 heap after a full collection, from `GET /memory`. */
+async function heap(
+  probe: Connection,
+  request: Uint8Array,
+): Promise<Pick<Sample, "heapTotal" | "heapUsed" | "external">> {
+  const { status, body } = await probe.exchange(request);
+  if (status !== 200) throw new Error(`GET /memory answered ${status}`);
+  const usage = JSON.parse(new TextDecoder().decode(body));
+  const mib = (bytes: number) => bytes / 1024 / 1024;
+  return {
+    heapTotal: mib(usage.heapTotal),
+    heapUsed: mib(usage.heapUsed),
+    external: mib(usage.external),
+  };
 }
 
 async function main(options: Options): Promise<number> {
-  const server = await startServer();
+  const server = await startServer(options.v8Flags);
   const pid = server.child.pid;
   const mix = kinds(server.port);
   const connections = Array.from(
     { length: options.connections },
     () => new Connection(server.port),
   );
+  const probe = new Connection(server.port);
   const sent = { small: 0, stream: 0, upload: 0 };
   const failures: string[] = [];
   let failed = 0;
@@ -396,15 +429,19 @@ async function main(options: Options): Promise<number> {
   );
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
-  const sample = () => {
-    const s = { requests: done, seconds: seconds(), rss: rssMiB(pid) };
+  // RSS first: the collection that GET /memory runs may return memory.
+  const sample = async () => {
+    const at = { requests: done, seconds: seconds(), rss: rssMiB(pid) };
+    const s = { ...at, ...await heap(probe, mix.memory) };
     samples.push(s);
     const base = samples[0].rss;
     console.log(
       `${String(s.requests).padStart(9)} requests  ${
         s.seconds.toFixed(1).padStart(6)
       } s  RSS ${s.rss.toFixed(1)} MiB (${percent(s.rss / base - 1)})  ` +
-        `failures ${failed}`,
+        `heap ${s.heapTotal.toFixed(1)} MiB, live ${
+          s.heapUsed.toFixed(1)
+        } MiB  failures ${failed}`,
     );
   };
   const cpuBefore = { server: cpuSeconds(pid), client: cpuSeconds("self") };
@@ -444,7 +481,7 @@ async function main(options: Options): Promise<number> {
       if (
         done === WARMUP || done === options.requests ||
         (done > WARMUP && done % SAMPLE_EVERY === 0)
-      ) sample();
+      ) await sample();
     }
   };
   await Promise.all(connections.map(worker));
@@ -455,7 +492,8 @@ async function main(options: Options): Promise<number> {
     client: cpuSeconds("self") - cpuBefore.client,
   };
   for (const connection of connections) connection.close();
-  if (samples.at(-1)?.requests !== done) sample();
+  if (samples.at(-1)?.requests !== done) await sample();
+  probe.close();
 
   const start = samples[0];
   const end = samples.at(-1)!;
@@ -465,16 +503,18 @@ async function main(options: Options): Promise<number> {
   const growth = end.rss / start.rss - 1;
   const complete = done === options.requests;
   const mib = (s: Sample) => `${s.rss.toFixed(1)} MiB`;
+  const liveGrowth = end.heapUsed / start.heapUsed - 1;
   const met = (ok: boolean) => ok ? "met" : "**missed**";
   const lines = [
     "",
-    "| requests done | elapsed | RSS | vs start |",
-    "| ---: | ---: | ---: | ---: |",
+    "| requests done | elapsed | RSS | vs start | V8 heap | live heap | external |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...samples.map((s) =>
       `| ${s.requests}${s === start ? " (start, after warm-up)" : ""} | ` +
       `${s.seconds.toFixed(1)} s | ${mib(s)} | ${
         percent(s.rss / start.rss - 1)
-      } |`
+      } | ${s.heapTotal.toFixed(1)} MiB | ${s.heapUsed.toFixed(1)} MiB | ` +
+      `${s.external.toFixed(1)} MiB |`
     ),
     "",
     "| measure | result | target |",
@@ -491,6 +531,9 @@ async function main(options: Options): Promise<number> {
     `| RSS growth, second half (from ${middle.requests} requests) | ` +
     `${percent(end.rss / middle.rss - 1)} (${mib(middle)} to ${mib(end)}) ` +
     "| - |",
+    `| live heap after a full GC, start to end | ${percent(liveGrowth)} ` +
+    `(${start.heapUsed.toFixed(1)} MiB to ${end.heapUsed.toFixed(1)} MiB) | ` +
+    `< ${GROWTH_TARGET * 100}%: ${met(liveGrowth < GROWTH_TARGET)} |`,
     `| total time | ${elapsed.toFixed(1)} s (${
       (done / elapsed).toFixed(0)
     } req/s) | < ${options.timeLimit} s |`,
@@ -498,6 +541,11 @@ async function main(options: Options): Promise<number> {
     `${cpu.client.toFixed(1)} s (generator/server ` +
     `${(cpu.client / cpu.server).toFixed(2)}) | - |`,
     "",
+    "V8 heap is what V8 has committed, its young generation included; " +
+    "live heap is what is still reachable after the full collection that " +
+    "GET /memory runs, and external the ArrayBuffer memory V8 counts then " +
+    "(the 15 other connections keep going meanwhile, so this includes the " +
+    "bodies in flight).",
     `The load generator runs on the same ${navigator.hardwareConcurrency} ` +
     "cores as the server: the req/s above is of the pair, not of the " +
     "server alone.",

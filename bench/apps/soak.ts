@@ -8,6 +8,10 @@
  *   exercises the garbage collector as a real app would.
  * - `POST /upload`: reads `wsgi.input` to its end and answers the number of
  *   bytes it read, as decimal text.
+ * - `GET /memory`: runs a full garbage collection when the server was started
+ *   with `--v8-flags=--expose-gc` (the soak does), then answers
+ *   `Deno.memoryUsage()` as JSON: what is left is what the app and the
+ *   server still hold, which is what a leak would make grow.
  *
  * Anything else is a 404, which the soak counts as a failure.
  *
@@ -42,6 +46,11 @@ const app: App = async (environ, startResponse) => {
     const body = await environ["wsgi.input"].read();
     startResponse("200 OK", TEXT);
     return [String(body.length)];
+  }
+  if (route === "GET /memory") {
+    (globalThis as { gc?: () => void }).gc?.();
+    startResponse("200 OK", [["Content-Type", "application/json"]]);
+    return [JSON.stringify(Deno.memoryUsage())];
   }
   startResponse("404 Not Found", TEXT);
   return ["Not Found"];
