@@ -4,15 +4,52 @@ import type { RequestParts } from "./_environ.ts";
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
 
+/**
+ * Thrown by `wsgi.input` when the request body cannot be read as the client
+ * sent it: the client's fault, not the app's. An app that lets it go gets
+ * the client answered with {@linkcode RequestBodyError.status} (if the
+ * response has not started) instead of a 500, and no error is logged.
+ */
+export class RequestBodyError extends Error {
+  /** The status the client gets: 400, or 413 for a body over the limit. */
+  readonly status: 400 | 413;
+  /** An error answered with `status`; `options.cause` keeps Deno's own error. */
+  constructor(message: string, status: 400 | 413, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RequestBodyError";
+    this.status = status;
+  }
+}
+
 /** Thrown by `wsgi.input` when the body is longer than the server allows. */
-export class BodyTooLargeError extends RangeError {
+export class BodyTooLargeError extends RequestBodyError {
   /** The limit in bytes. */
   readonly limit: number;
+  /** The error for a body past `limit` bytes. */
   constructor(limit: number) {
-    super(`Cannot read the request body: it is larger than ${limit} bytes`);
+    super(
+      `Cannot read the request body: it is larger than ${limit} bytes`,
+      413,
+    );
     this.name = "BodyTooLargeError";
     this.limit = limit;
   }
+}
+
+/** Why Deno's body stream failed, in the client's terms. */
+function unreadable(cause: unknown): RequestBodyError {
+  // hyper reports a bad chunk as "invalid HTTP/1 request"; a connection that
+  // ends first surfaces as a closed resource.
+  const malformed = /invalid HTTP/i.test(String(cause));
+  return new RequestBodyError(
+    `Cannot read the request body: ${
+      malformed
+        ? "its chunked encoding is malformed"
+        : "the connection ended before the body did"
+    }`,
+    400,
+    { cause },
+  );
 }
 
 /**
@@ -70,7 +107,10 @@ export class Input implements InputStream {
     if (this.#request !== undefined) this.#open(this.#request);
     if (this.#remaining <= 0 || this.#source === null) return null;
     this.#reader ??= this.#source.getReader();
-    const { value, done } = await this.#reader.read();
+    const { value, done } = await this.#reader.read().catch((cause) => {
+      this.#remaining = 0;
+      throw unreadable(cause);
+    });
     if (done) {
       this.#remaining = 0;
       return null;

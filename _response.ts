@@ -7,7 +7,7 @@
  */
 import type { App, Body, Chunk, Environ, Header, Write } from "./mod.ts";
 import { describe, escapeControls, formatError } from "./_errors.ts";
-import { BodyTooLargeError, concat } from "./_input.ts";
+import { BodyTooLargeError, concat, RequestBodyError } from "./_input.ts";
 import { FileBody } from "./_file_wrapper.ts";
 import { REASONS } from "./_status.ts";
 import type { RequestParts, SignalSource } from "./_environ.ts";
@@ -347,8 +347,12 @@ export class Exchange implements SignalSource {
     if (this.#response === undefined && !this.#streamDone) this.#commit();
     if (this.#streamDone) {
       // A 204, a 304 or a HEAD response has no body to write into; that is
-      // not the app's fault.
-      if (NULL_BODY.has(this.#status) || this.#head) return Promise.resolve();
+      // not the app's fault. Nothing pushes back either, so the write waits
+      // for a turn of the event loop: an app that writes in a loop would
+      // otherwise never let the server run again.
+      if (NULL_BODY.has(this.#status) || this.#head) {
+        return new Promise((resolve) => setTimeout(resolve, 0));
+      }
       throw new Error(
         this.#disconnect?.signal.aborted || this.#cancelledByClient
           ? "Cannot write: the client has gone away"
@@ -390,9 +394,12 @@ export class Exchange implements SignalSource {
     }
     this.#streamDone = true;
     this.#closeBody();
-    if (error instanceof BodyTooLargeError) {
-      this.#memoryBody = tooLargeText(error.limit);
-      return this.#response = plainResponse(413, this.#memoryBody);
+    // The client's body, not the app, is at fault: no error to log.
+    if (error instanceof RequestBodyError) {
+      this.#memoryBody = error instanceof BodyTooLargeError
+        ? tooLargeText(error.limit)
+        : `${error.message}\n`;
+      return this.#response = plainResponse(error.status, this.#memoryBody);
     }
     this.#log(`error before the response started: ${formatError(error)}`);
     this.#memoryBody = INTERNAL_ERROR;

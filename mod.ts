@@ -301,3 +301,4 @@ export {
   requestUri,
   shiftPathInfo,
 } from "./util.ts";
+export { BodyTooLargeError, RequestBodyError } from "./_input.ts";

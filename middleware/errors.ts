@@ -19,9 +19,10 @@
  * logged and thrown again, and the server aborts the connection so that the
  * client can tell the response is incomplete.
  *
- * A request body over the server's limit (`wsgi.input` throws
- * `BodyTooLargeError`) is not an app error: it is passed on, and the server
- * answers 413 as it does without this middleware.
+ * A request body the server cannot accept (`wsgi.input` throws a
+ * `RequestBodyError`: over the size limit, malformed, or cut short) is not
+ * an app error: it is passed on, and the server answers 413 or 400 as it
+ * does without this middleware.
  *
  * **Security.** The 500 says nothing about the error: messages and stacks
  * can hold paths, queries and secrets, and they go only to `wsgi.errors`
@@ -50,7 +51,7 @@ import { escapeControls, formatError } from "../_errors.ts";
 import { FileBody } from "../_file_wrapper.ts";
 import { isThenable } from "../_response.ts";
 import { wrapBody } from "./_wrap_body.ts";
-import { BodyTooLargeError } from "../_input.ts";
+import { RequestBodyError } from "../_input.ts";
 
 /** Options of {@linkcode errors}. */
 export interface ErrorsOptions {
@@ -131,7 +132,7 @@ export function errors(options: ErrorsOptions = {}): Middleware {
     function errors(environ, startResponse) {
       /** Reports `error` and answers 500, or throws it again if too late. */
       const fail = (error: unknown): Body => {
-        if (error instanceof BodyTooLargeError) throw error;
+        if (error instanceof RequestBodyError) throw error;
         reportSafely(report, error, environ);
         const [type, page] = pageFor(error, environ);
         try {
@@ -154,7 +155,7 @@ export function errors(options: ErrorsOptions = {}): Middleware {
       };
       /** An error after data went out: report it and let the server abort. */
       const late = (error: unknown): never => {
-        if (!(error instanceof BodyTooLargeError)) {
+        if (!(error instanceof RequestBodyError)) {
           reportSafely(report, error, environ);
         }
         throw error;

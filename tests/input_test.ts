@@ -1,7 +1,7 @@
 /** wsgi.input: the asynchronous request body stream. */
 import assert from "node:assert/strict";
 import { buildEnviron } from "../testing.ts";
-import { Input } from "../_input.ts";
+import { Input, RequestBodyError } from "../_input.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -65,6 +65,39 @@ Deno.test("wsgi.input throws past its limit, naming the limit", async () => {
     name: "BodyTooLargeError",
     message: "Cannot read the request body: it is larger than 6 bytes",
   });
+});
+
+Deno.test("wsgi.input turns a failing body stream into a 400 RequestBodyError with its cause", async () => {
+  for (
+    const [cause, message] of [
+      [
+        new Error("invalid HTTP/1 request"),
+        "its chunked encoding is malformed",
+      ],
+      [
+        new Deno.errors.BadResource("Bad resource ID"),
+        "the connection ended before the body did",
+      ],
+    ] as const
+  ) {
+    let sent = false;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) return controller.error(cause);
+        sent = true;
+        controller.enqueue(encoder.encode("part"));
+      },
+    });
+    const body = new Input(stream, 100);
+    assert.equal(text(await body.read(4)), "part");
+    const error = await body.read().then(() => undefined, (e) => e);
+    assert.ok(error instanceof RequestBodyError);
+    assert.equal(error.status, 400);
+    assert.equal(error.message, `Cannot read the request body: ${message}`);
+    assert.equal(error.cause, cause);
+    // The body is over: later reads end at once instead of throwing again.
+    assert.equal((await body.read()).length, 0);
+  }
 });
 
 Deno.test("wsgi.input of a request without a body is empty", async () => {

@@ -407,6 +407,54 @@ Deno.test("serve() answers HEAD with the headers a GET would get, and no body", 
   assert.equal(log.text(), "");
 });
 
+Deno.test("serve(): write() in a loop on HEAD, 204 and 304 lets the event loop run", async () => {
+  // Nothing pushes back on a response without a body; if write() resolved
+  // at once, an app writing in a loop would starve every timer and socket.
+  const writes: Record<string, number> = {};
+  // The response is over before the app's loop is: wait for all three.
+  let finished = 0;
+  const { promise: allFinished, resolve } = Promise.withResolvers<void>();
+  const app: App = async (environ, startResponse) => {
+    const status = environ.PATH_INFO === "/204"
+      ? "204 No Content"
+      : environ.PATH_INFO === "/304"
+      ? "304 Not Modified"
+      : "200 OK";
+    const write = startResponse(status, [["Content-Type", "text/plain"]]);
+    let ticked = false;
+    const timer = setTimeout(() => ticked = true, 0);
+    let n = 0;
+    while (!ticked && n < 100_000) {
+      await write("x");
+      n++;
+    }
+    clearTimeout(timer);
+    writes[`${environ.REQUEST_METHOD} ${environ.PATH_INFO}`] = n;
+    if (++finished === 3) resolve();
+    return [];
+  };
+  await withServer(app, async (_server, port) => {
+    for (
+      const [method, path] of [["HEAD", "/"], ["GET", "/204"], ["GET", "/304"]]
+    ) {
+      const { text } = await rawRequest(
+        port,
+        `${method} ${path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(parseRaw(text).body, "");
+    }
+    await allFinished;
+  });
+  for (const [request, n] of Object.entries(writes)) {
+    assert.ok(n < 100, `${request}: the timer ran after ${n} writes`);
+  }
+  assert.deepEqual(Object.keys(writes).sort(), [
+    "GET /204",
+    "GET /304",
+    "HEAD /",
+  ]);
+});
+
 Deno.test("serve() lets a file body's close() read the environ after the file was sent", async () => {
   const path = await Deno.makeTempFile();
   await Deno.writeTextFile(path, "0123456789");

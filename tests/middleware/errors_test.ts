@@ -199,6 +199,33 @@ Deno.test("errors() leaves a too-large request body to the server's 413", async 
   assert.doesNotMatch(log.text(), /\[errors\]/);
 });
 
+Deno.test("errors() leaves a body the client cut short to the server's 400", async () => {
+  const log = errorLog();
+  const app = errors()(async (environ, startResponse) => {
+    await environ["wsgi.input"].read();
+    startResponse("200 OK", []);
+    return [];
+  });
+  const client = new Client(app, { errors: log.sink });
+  let sent = false;
+  const response = await client.post("/", {
+    headers: { "Content-Length": "10" },
+    body: new ReadableStream({
+      pull(controller) {
+        if (sent) return controller.error(new Deno.errors.BadResource());
+        sent = true;
+        controller.enqueue(new TextEncoder().encode("01234"));
+      },
+    }),
+  });
+  assert.equal(response.status, 400);
+  assert.equal(
+    response.text(),
+    "Cannot read the request body: the connection ended before the body did\n",
+  );
+  assert.equal(log.text(), "");
+});
+
 Deno.test("errors() takes the body, type and reporter of the 500 from its options", async () => {
   const reported: string[] = [];
   const { client, log } = clientFor(() => {
