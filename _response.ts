@@ -342,6 +342,11 @@ export class Exchange implements SignalSource {
   /** PEP 3333's `write()`: pushes a chunk ahead of the returned body. */
   write: Write = (chunk: Chunk): Promise<void> => {
     const bytes = toBytes(chunk, "write()");
+    // A rule the app broke and caught still decides the response, a 500:
+    // sending the headers now would make it an aborted 200 instead.
+    if (this.#violation !== undefined && this.#response === undefined) {
+      throw this.#violation;
+    }
     // A write from close() while a failed response is being replaced by a
     // 500 must not start a second, never-ending response.
     if (this.#response === undefined && !this.#streamDone) this.#commit();

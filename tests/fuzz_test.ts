@@ -746,6 +746,9 @@ class Model {
     if (chunk.bytes === undefined) {
       throw new Fault(["TypeError: ", RULE.chunk("write()")]);
     }
+    if (this.#violation !== undefined && !this.#committed && !this.#done) {
+      throw new Fault(this.#violation);
+    }
     if (!this.#committed && !this.#done) this.#commit();
     if (this.#done) {
       if (this.#code === 204) return;

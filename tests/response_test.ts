@@ -106,6 +106,32 @@ Deno.test("a broken rule that the app caught is named when the app then fails", 
   );
 });
 
+Deno.test("write() after a broken rule the app caught throws it again, and the client gets the 500", async () => {
+  let thrown: unknown;
+  const { client: c, log } = client((_environ, startResponse) => {
+    const write = startResponse("200 OK", text);
+    try {
+      startResponse("404 Not Found", text);
+    } catch {
+      // Carries on as if nothing happened.
+    }
+    try {
+      write("data");
+    } catch (error) {
+      thrown = error;
+    }
+    return ["body"];
+  });
+  const response = await c.get("/");
+  assert.equal(response.status, 500);
+  assert.equal(response.text(), "Internal Server Error\n");
+  assert.match(String(thrown), /startResponse\(\) was already called/);
+  assert.match(
+    log(),
+    /error before the response started: TypeError: Cannot start the response: startResponse\(\) was already called/,
+  );
+});
+
 Deno.test("a body that calls startResponse() again after the headers and catches the refusal is aborted", async () => {
   const { client: c, log } = client((_environ, startResponse) =>
     (function* () {
