@@ -158,10 +158,16 @@ function context(options: FetchHandlerOptions): EnvironContext {
   };
 }
 
+/**
+ * The handler behind every entry point. `toWire` is for a handler whose
+ * responses go straight to `Deno.serve` (`serve()`, `fetchExport()`): see
+ * {@linkcode Exchange}.
+ */
 function handlerFor(
   app: AppLike,
   ctx: EnvironContext,
-  timeout?: number,
+  timeout: number | undefined,
+  toWire: boolean,
 ): FetchHandler {
   const run = toApp(app);
   const limit = ctx.maxBodySize;
@@ -170,7 +176,7 @@ function handlerFor(
       const length = request.headers.get("content-length");
       if (length !== null && Number(length) > limit) return tooLarge(limit);
     }
-    const exchange = new Exchange();
+    const exchange = new Exchange(toWire);
     const environ: Environ = makeEnviron(request, info, ctx, exchange);
     const response = exchange.run(run, environ);
     if (timeout === undefined || response instanceof Response) return response;
@@ -225,7 +231,7 @@ export function toFetchHandler(
   app: AppLike,
   options: FetchHandlerOptions = {},
 ): FetchHandler {
-  return handlerFor(app, context(options), timeLimit(options));
+  return handlerFor(app, context(options), timeLimit(options), false);
 }
 
 function timeLimit(options: FetchHandlerOptions): number | undefined {
@@ -262,7 +268,9 @@ export function fetchExport(
   app: AppLike,
   options: FetchHandlerOptions = {},
 ): { fetch: FetchHandler } {
-  return { fetch: toFetchHandler(app, options) };
+  return {
+    fetch: handlerFor(app, context(options), timeLimit(options), true),
+  };
 }
 
 /**
@@ -288,7 +296,7 @@ export function fetchExport(
  */
 export function serve(app: AppLike, options: ServeOptions = {}): Server {
   const ctx = context(options);
-  const handler = handlerFor(app, ctx, timeLimit(options));
+  const handler = handlerFor(app, ctx, timeLimit(options), true);
   const onListen = options.onListen ?? ((addr) => {
     console.log(`Listening on ${baseUrl(addr, options.cert !== undefined)}`);
   });

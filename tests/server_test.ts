@@ -137,6 +137,51 @@ Deno.test("serve() sets Content-Length for a one-chunk body and streams others c
   });
 });
 
+Deno.test("serve() sends the app's Content-Length once, for strings, UTF-8 and bytes; toFetchHandler() keeps it on the Response", async () => {
+  const bodies: Record<string, [Chunk, string]> = {
+    "/ascii": ["Hello", "5"],
+    "/utf8": ["café", "5"],
+    "/bytes": [new Uint8Array([104, 105, 33]), "3"],
+    "/padded": ["Hi", " 2 "],
+  };
+  const app: App = (environ, startResponse) => {
+    const [body, length] = bodies[environ.PATH_INFO];
+    startResponse("200 OK", [
+      ["Content-Type", "text/plain"],
+      ["Content-Length", length],
+    ]);
+    return [body];
+  };
+  const wire: Record<string, string> = {
+    "/ascii": "Hello",
+    "/utf8": "caf\xc3\xa9",
+    "/bytes": "hi!",
+    "/padded": "Hi",
+  };
+  await withServer(app, async (_server, port) => {
+    for (const [path, [, length]] of Object.entries(bodies)) {
+      const { head, body } = parseRaw(
+        (await rawRequest(
+          port,
+          `GET ${path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`,
+        )).text,
+      );
+      assert.deepEqual(
+        head.filter((line) => line.startsWith("content-length:")),
+        [`content-length: ${length.trim()}`],
+        path,
+      );
+      assert.equal(body, wire[path], path);
+    }
+  });
+  const handler = toFetchHandler(app);
+  for (const [path, [, length]] of Object.entries(bodies)) {
+    const response = await handler(new Request(`http://h${path}`));
+    assert.equal(response.headers.get("content-length"), length.trim(), path);
+    await response.body?.cancel();
+  }
+});
+
 Deno.test("serve() never lets a header value split the response on the wire", async () => {
   const log = errorLog();
   const app: App = (_environ, startResponse) => {
