@@ -38,11 +38,11 @@ import {
   boundedInt as int,
   loadAverage,
   median,
-  parseWrk,
   procStat,
   statCpuSeconds,
   type WrkSample,
 } from "./_util.ts";
+import { Output, spawn, stop, stopAll, wrk } from "./_children.ts";
 
 // ---------------------------------------------------------------------------
 // What is measured.
@@ -179,71 +179,7 @@ function parseOptions(args: string[]): Options {
 }
 
 // ---------------------------------------------------------------------------
-// Processes. Each child leads a process group of its own, so that stopping
-// it stops gunicorn's workers too, even if the master is gone.
-
-const live = new Set<Deno.ChildProcess>();
-
-function spawn(command: string, args: string[]): Deno.ChildProcess {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
-  live.add(child);
-  child.status.finally(() => live.delete(child));
-  return child;
-}
-
-function killGroup(child: Deno.ChildProcess, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-child.pid, signal);
-  } catch {
-    // The whole group has exited.
-  }
-}
-
-/**
- * SIGTERM to the group, then SIGKILL to whatever is left of it after 3 s
- * or as soon as the leader has exited (for any worker it left behind).
- */
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  killGroup(child, "SIGTERM");
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    child.status,
-    new Promise((resolve) => timer = setTimeout(resolve, 3000)),
-  ]);
-  clearTimeout(timer);
-  killGroup(child, "SIGKILL");
-  await child.status;
-}
-
-const stopAll = () => Promise.all([...live].map(stop));
-
-/** Reads a child's stdout and stderr to the end, keeping the last 16 KiB. */
-function collect(child: Deno.ChildProcess): {
-  text(): string;
-  done: Promise<void>;
-  changed: { notify?: () => void };
-} {
-  let text = "";
-  const changed: { notify?: () => void } = {};
-  const drain = async (stream: ReadableStream<Uint8Array> | null) => {
-    if (stream === null) return;
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      text = (text + chunk).slice(-16384);
-      changed.notify?.();
-    }
-  };
-  const done = Promise.all([
-    drain(child.stdout),
-    drain(child.stderr),
-  ]).then(() => changed.notify?.());
-  return { text: () => text, done, changed };
-}
+// Servers.
 
 interface Running {
   child: Deno.ChildProcess;
@@ -259,26 +195,10 @@ interface Running {
  */
 async function start(server: Server): Promise<Running> {
   const child = spawn(server.command, server.args);
-  const output = collect(child);
+  const output = new Output(child);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error("it did not listen within 30 s")),
-        30_000,
-      );
-      output.changed.notify = () => {
-        const match = output.text().match(/http:\/\/127\.0\.0\.1:\d+/);
-        if (match) {
-          clearTimeout(timer);
-          resolve(`${match[0]}/`);
-        }
-      };
-      output.done.then(() => {
-        clearTimeout(timer);
-        reject(new Error("it exited before listening"));
-      });
-    });
-    output.changed.notify = undefined;
+    const [origin] = await output.waitFor(/http:\/\/127\.0\.0\.1:\d+/, 30_000);
+    const url = `${origin}/`;
     const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
     const body = await response.text();
     const type = response.headers.get("content-type");
@@ -294,7 +214,7 @@ async function start(server: Server): Promise<Running> {
     await stop(child);
     throw new Error(
       `${server.name}: ${(error as Error).message}; its output:\n` +
-        output.text(),
+        output.text,
     );
   }
 }
@@ -322,32 +242,6 @@ async function requireGunicorn(): Promise<string> {
 interface Sample extends WrkSample {
   /** CPU time of the server's processes per request, in microseconds. */
   cpuPerRequest: number;
-}
-
-async function wrk(
-  url: string,
-  seconds: number,
-  extra: string[],
-): Promise<WrkSample> {
-  const child = spawn("wrk", [
-    "-t1",
-    `-c${CONNECTIONS}`,
-    `-d${seconds}s`,
-    "--latency",
-    ...extra,
-    url,
-  ]);
-  const output = collect(child);
-  // wrk stops itself after `seconds`; the timer is only a safety net.
-  const timer = setTimeout(() => stop(child), (seconds + 30) * 1000);
-  const status = await child.status;
-  await output.done;
-  clearTimeout(timer);
-  const text = output.text();
-  if (!status.success) {
-    throw new Error(`wrk failed (exit ${status.code}):\n${text}`);
-  }
-  return parseWrk(text);
 }
 
 /**
@@ -440,9 +334,14 @@ async function main(args: string[]): Promise<void> {
       try {
         for (const [m, mode] of MODES.entries()) {
           // The warm-up lets V8 optimize and gunicorn fork its workers.
-          await wrk(running.url, WARMUP_SECONDS, mode.wrkArgs);
+          await wrk(running.url, WARMUP_SECONDS, CONNECTIONS, mode.wrkArgs);
           const cpuBefore = groupCpuSeconds(running.child.pid);
-          const sample = await wrk(running.url, duration, mode.wrkArgs);
+          const sample = await wrk(
+            running.url,
+            duration,
+            CONNECTIONS,
+            mode.wrkArgs,
+          );
           const cpu = groupCpuSeconds(running.child.pid) - cpuBefore;
           results[m][round - 1][server.name] = {
             ...sample,

@@ -36,9 +36,9 @@ import {
   equal,
   loadAverage,
   median,
-  parseWrk,
   type WrkSample as Sample,
 } from "./_util.ts";
+import { Output, spawn, stop, stopAll, wrk } from "./_children.ts";
 import { concat } from "../_input.ts";
 
 // ---------------------------------------------------------------------------
@@ -303,95 +303,7 @@ function parseFlags(args: string[]): Options {
 }
 
 // ---------------------------------------------------------------------------
-// Subprocesses. Every child is registered in `live` from the moment it is
-// spawned until it has exited, so that `stopAll()` (run on every exit path,
-// Ctrl-C included) leaves nothing behind.
-
-const live = new Set<Deno.ChildProcess>();
-
-function spawn(command: string, args: string[]): Deno.ChildProcess {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  live.add(child);
-  child.status.finally(() => live.delete(child));
-  return child;
-}
-
-/** SIGTERM, then SIGKILL if the process has not exited within 3 s. */
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // Already exited.
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const exited = await Promise.race([
-    child.status.then(() => true),
-    new Promise<false>((resolve) =>
-      timer = setTimeout(() => resolve(false), 3000)
-    ),
-  ]);
-  clearTimeout(timer);
-  if (!exited) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Exited in between.
-    }
-    await child.status;
-  }
-}
-
-const stopAll = () => Promise.all([...live].map(stop));
-
-/**
- * The last few KiB a child wrote on stdout and stderr. Both pipes must be
- * read to the end, or a chatty child blocks once the pipe buffer is full.
- */
-class Output {
-  text = "";
-  #changed: (() => void) | undefined;
-  readonly done: Promise<void>;
-
-  constructor(child: Deno.ChildProcess) {
-    this.done = Promise.all([
-      this.#drain(child.stdout),
-      this.#drain(child.stderr),
-    ])
-      .then(() => this.#changed?.());
-  }
-
-  async #drain(stream: ReadableStream<Uint8Array>): Promise<void> {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      this.text = (this.text + text).slice(-16384);
-      this.#changed?.();
-    }
-  }
-
-  /** Resolves with the first match of `pattern`, or rejects after `ms`. */
-  async waitFor(pattern: RegExp, ms: number): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + ms;
-    let finished = false;
-    this.done.then(() => finished = true);
-    while (true) {
-      const match = this.text.match(pattern);
-      if (match) return match;
-      if (finished) throw new Error("it exited before listening");
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`it did not listen within ${ms / 1000} s`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#changed = resolve;
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-    }
-  }
-}
+// Servers.
 
 interface Running {
   child: Deno.ChildProcess;
@@ -438,37 +350,6 @@ async function check(server: Server, running: Running): Promise<void> {
         `${response.status} with ${body.length} bytes; its output:\n${running.output.text}`,
     );
   }
-}
-
-// ---------------------------------------------------------------------------
-// wrk.
-
-/**
- * One `wrk` run. One thread: on 2 cores wrk and the server each get about
- * one, and that sharing is the same for every server in a round.
- */
-async function wrk(
-  url: string,
-  seconds: number,
-  connections: number,
-): Promise<Sample> {
-  const child = spawn("wrk", [
-    "-t1",
-    `-c${connections}`,
-    `-d${seconds}s`,
-    "--latency",
-    url,
-  ]);
-  const output = new Output(child);
-  // wrk stops itself after `seconds`; the timer is only a safety net.
-  const timer = setTimeout(() => stop(child), (seconds + 30) * 1000);
-  const status = await child.status;
-  await output.done;
-  clearTimeout(timer);
-  if (!status.success) {
-    throw new Error(`wrk failed (exit ${status.code}):\n${output.text}`);
-  }
-  return parseWrk(output.text);
 }
 
 // ---------------------------------------------------------------------------
