@@ -41,6 +41,7 @@ import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { STREAM_CHUNK_SIZE, STREAM_CHUNKS } from "./apps/soak.ts";
 import { boundedInt as int, cpuSeconds, equal, rssMiB } from "./_util.ts";
+import { Output, spawn, stop, stopAll } from "./_children.ts";
 import { concat } from "../_input.ts";
 
 const WARMUP = 5_000;
@@ -297,83 +298,38 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
 interface Server {
   child: Deno.ChildProcess;
   port: number;
-  /** What it wrote on stdout and stderr after it listened (the last 16 KiB). */
-  output(): string;
+  /** What it writes on stdout and stderr (the last 16 KiB). */
+  output: Output;
 }
-
-/** The server child, stopped on every exit path. */
-let running: Deno.ChildProcess | undefined;
 
 /**
  * Starts `server.ts` on a free port and reads the port it prints. The server
  * gets `--expose-gc` so that `GET /memory` can collect before it measures.
  */
 async function startServer(v8Flags: string): Promise<Server> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `--v8-flags=${["--expose-gc", v8Flags].filter(Boolean).join(",")}`,
-      `${ROOT}server.ts`,
-      `${ROOT}bench/apps/soak.ts`,
-      "--port",
-      "0",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  running = child;
-  let output = "";
-  let onText = () => {};
-  // Both pipes are read to the end, or a chatty server would block on them.
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      output = (output + text).slice(-16384);
-      onText();
-    }
-  };
-  const exited = Promise.all([drain(child.stdout), drain(child.stderr)]);
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`server.ts did not listen within 30 s:\n${output}`));
-    }, 30_000);
-    onText = () => {
-      const match = output.match(/Listening on http:\/\/[^/]*:(\d+)\//);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    };
-    exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`server.ts exited before listening:\n${output}`));
-    });
-  });
-  onText = () => {};
-  output = "";
-  return { child, port, output: () => output };
-}
-
-/** SIGTERM (the server drains), then SIGKILL after 5 s. */
-async function stopServer(): Promise<void> {
-  const child = running;
-  running = undefined;
-  if (child === undefined) return;
+  const child = spawn(Deno.execPath(), [
+    "run",
+    "-A",
+    `--v8-flags=${["--expose-gc", v8Flags].filter(Boolean).join(",")}`,
+    `${ROOT}server.ts`,
+    `${ROOT}bench/apps/soak.ts`,
+    "--port",
+    "0",
+  ]);
+  const output = new Output(child);
   try {
-    child.kill("SIGTERM");
-  } catch {
-    // Already exited.
+    const [, port] = await output.waitFor(
+      /Listening on http:\/\/[^/]*:(\d+)\//,
+      30_000,
+    );
+    output.text = "";
+    return { child, port: Number(port), output };
+  } catch (error) {
+    await stop(child);
+    throw new Error(
+      `server.ts: ${(error as Error).message}; its output:\n${output.text}`,
+    );
   }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Exited in between.
-    }
-  }, 5000);
-  await child.status;
-  clearTimeout(timer);
 }
 
 // ---------------------------------------------------------------------------
@@ -555,8 +511,8 @@ async function main(options: Options): Promise<number> {
     console.log(`failed: ${failure}`);
   }
   if (failures.length > 10) console.log(`... and ${failures.length - 10} more`);
-  await stopServer();
-  const output = server.output().trim();
+  await stop(server.child);
+  const output = server.output.text.trim();
   if (output !== "") console.log(`server.ts wrote:\n${output}`);
   return failed === 0 && complete ? 0 : 1;
 }
@@ -569,7 +525,7 @@ if (import.meta.main) {
   // Ctrl-C or a kill must not leave the server running.
   for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
     Deno.addSignalListener(signal, () => {
-      stopServer().finally(() => Deno.exit(128 + number));
+      stopAll().finally(() => Deno.exit(128 + number));
     });
   }
   let code = 1;
@@ -578,7 +534,7 @@ if (import.meta.main) {
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
   } finally {
-    await stopServer();
+    await stopAll();
   }
   Deno.exit(code);
 }
