@@ -56,9 +56,10 @@ export type FromWorker =
   | {
     type: "response";
     id: number;
-    status: number;
-    statusText: string;
-    headers: [string, string][];
+    status?: number;
+    statusText?: string;
+    /** As the app gave them: a record, or pairs when a name repeats. */
+    headers?: Record<string, string> | [string, string][];
     body: ReadableStream<Uint8Array> | Uint8Array | string | null;
   }
   | { type: "error"; id: number; message: string; stack: string }
@@ -167,17 +168,23 @@ const watched = new Map<number, AbortController>();
 class ForwardedRequest {
   readonly url: string;
   readonly method: string;
-  readonly headers: Headers;
   readonly body: ReadableStream<Uint8Array> | null;
   readonly #id: number;
+  #pairs: [string, string][];
+  #headers: Headers | undefined;
   #controller: AbortController | undefined;
 
   constructor(message: RequestMessage) {
     this.url = message.url;
     this.method = message.method;
-    this.headers = new Headers(message.headers);
     this.body = message.body;
     this.#id = message.id;
+    this.#pairs = message.headers;
+  }
+
+  /** Made on first use: an app that reads no header pays nothing for them. */
+  get headers(): Headers {
+    return this.#headers ??= new Headers(this.#pairs);
   }
 
   get signal(): AbortSignal {
@@ -218,14 +225,19 @@ async function respond(message: RequestMessage) {
     // less than a transferred stream.
     const memory = exchange.memoryBody;
     const body = memory === undefined ? response.body : memory;
-    port.postMessage({
-      type: "response",
-      id: message.id,
+    // The app's own status and headers cross as they are; reading them back
+    // from the Response would cost more than the app itself.
+    const init = exchange.responseInit ?? {
       status: response.status,
       statusText: response.statusText,
       headers: [...response.headers],
+    };
+    port.postMessage({
+      type: "response",
+      id: message.id,
+      ...init,
       body,
-    }, body instanceof ReadableStream ? [body] : []);
+    } as FromWorker, body instanceof ReadableStream ? [body] : []);
   } catch (error) {
     port.postMessage({
       type: "error",

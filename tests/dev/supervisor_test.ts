@@ -156,3 +156,46 @@ export default async (environ: Record<string, any>, startResponse: (s: string, h
     assert.equal(seen, "yes: AbortError");
   });
 });
+
+Deno.test("Supervisor hands on the app's status and headers as the app gave them: repeated names, a length, no type", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  await Deno.writeTextFile(
+    join(dir, "app.ts"),
+    `export default (environ: Record<string, unknown>, startResponse: (s: string, h: [string, string][]) => unknown) => {
+  if (environ.PATH_INFO === "/cookies") {
+    startResponse("201 Created", [
+      ["Content-Type", "text/plain"],
+      ["Set-Cookie", "a=1"],
+      ["Set-Cookie", "b=2"],
+      ["Content-Length", "2"],
+    ]);
+    return ["ok"];
+  }
+  if (environ.PATH_INFO === "/untyped") {
+    startResponse("200 OK", [["X-Up", "Yes"]]);
+    return ["hi"];
+  }
+  startResponse("202 Accepted", [["Content-Type", "text/plain"], ["X-Up", "Yes"]]);
+  return (function* () { yield "str"; yield "eamed"; })();
+};
+`,
+  );
+  await withSupervisor(dir, async (supervisor, url) => {
+    assert.equal((await supervisor.reload()).failure, undefined);
+    const cookies = await fetch(`${url}/cookies`);
+    assert.equal(cookies.status, 201);
+    assert.deepEqual(cookies.headers.getSetCookie(), ["a=1", "b=2"]);
+    assert.equal(cookies.headers.get("content-length"), "2");
+    assert.equal(cookies.headers.get("content-type"), "text/plain");
+    assert.equal(await cookies.text(), "ok");
+    // No Content-Type from the app: none may be added on the way.
+    const untyped = await fetch(`${url}/untyped`);
+    assert.equal(untyped.headers.get("content-type"), null);
+    assert.equal(untyped.headers.get("x-up"), "Yes");
+    assert.equal(await untyped.text(), "hi");
+    const streamed = await fetch(`${url}/streamed`);
+    assert.equal(streamed.status, 202);
+    assert.equal(streamed.headers.get("x-up"), "Yes");
+    assert.equal(await streamed.text(), "streamed");
+  });
+});
