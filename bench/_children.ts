@@ -130,3 +130,29 @@ export async function wrk(
   }
   return parseWrk(output.text);
 }
+
+/**
+ * Runs a bench's `main` and exits with its code (0 if it returns none, 1 if
+ * it throws). Every child is stopped and `cleanup` run on every exit path,
+ * Ctrl-C and kill included, so that no server, worker or wrk outlives it.
+ */
+export async function runBench(
+  main: () => Promise<number | void>,
+  cleanup: () => Promise<void> = () => Promise.resolve(),
+): Promise<never> {
+  const finish = () => stopAll().then(cleanup);
+  for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
+    Deno.addSignalListener(signal, () => {
+      finish().finally(() => Deno.exit(128 + number));
+    });
+  }
+  let code = 1;
+  try {
+    code = (await main()) ?? 0;
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+  } finally {
+    await finish();
+  }
+  Deno.exit(code);
+}

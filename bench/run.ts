@@ -38,7 +38,7 @@ import {
   median,
   type WrkSample as Sample,
 } from "./_util.ts";
-import { Output, spawn, stop, stopAll, wrk } from "./_children.ts";
+import { Output, runBench, spawn, stop, wrk } from "./_children.ts";
 import { concat } from "../_input.ts";
 
 // ---------------------------------------------------------------------------
@@ -515,21 +515,5 @@ async function main(args: string[]): Promise<void> {
 }
 
 if (import.meta.main) {
-  // Ctrl-C or a kill must not leave servers or wrk running.
-  for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
-    Deno.addSignalListener(signal, () => {
-      stopAll().then(removeFiles).finally(() => Deno.exit(128 + number));
-    });
-  }
-  let code = 0;
-  try {
-    await main(Deno.args);
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    code = 1;
-  } finally {
-    await stopAll();
-    await removeFiles();
-  }
-  Deno.exit(code);
+  await runBench(() => main(Deno.args), removeFiles);
 }

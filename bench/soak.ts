@@ -41,7 +41,7 @@ import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { STREAM_CHUNK_SIZE, STREAM_CHUNKS } from "./apps/soak.ts";
 import { boundedInt as int, cpuSeconds, equal, rssMiB } from "./_util.ts";
-import { Output, spawn, stop, stopAll } from "./_children.ts";
+import { Output, runBench, spawn, stop } from "./_children.ts";
 import { concat } from "../_input.ts";
 
 const WARMUP = 5_000;
@@ -522,19 +522,5 @@ function percent(fraction: number): string {
 }
 
 if (import.meta.main) {
-  // Ctrl-C or a kill must not leave the server running.
-  for (const [signal, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
-    Deno.addSignalListener(signal, () => {
-      stopAll().finally(() => Deno.exit(128 + number));
-    });
-  }
-  let code = 1;
-  try {
-    code = await main(parseOptions(Deno.args));
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-  } finally {
-    await stopAll();
-  }
-  Deno.exit(code);
+  await runBench(() => main(parseOptions(Deno.args)));
 }
