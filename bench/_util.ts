@@ -5,6 +5,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { parseArgs } from "node:util";
 
 /**
  * An integer flag within bounds: the bounds keep every load loop finite and
@@ -23,6 +24,27 @@ export function boundedInt(
     );
   }
   return n;
+}
+
+/**
+ * `--rounds N` (default 3, at most 50) and `--duration S` (default 4, at
+ * most 120) from `args`, for the benches that take only those.
+ */
+export function roundsAndDuration(
+  args: string[],
+): { rounds: number; duration: number } {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      rounds: { type: "string", default: "3" },
+      duration: { type: "string", default: "4" },
+    },
+  });
+  return {
+    rounds: boundedInt("rounds", values.rounds, 1, 50),
+    duration: boundedInt("duration", values.duration, 1, 120),
+  };
 }
 
 /** A port nothing listens on now. */

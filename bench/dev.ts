@@ -16,25 +16,17 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  boundedInt,
+  roundsAndDuration,
   rssMiB,
   startDeno,
   type Started,
   wrkRps,
 } from "./_util.ts";
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "3" },
-    duration: { type: "string", default: "4" },
-  },
-});
-const ROUNDS = boundedInt("rounds", values.rounds, 1, 50);
-const DURATION = boundedInt("duration", values.duration, 1, 120);
+const { rounds: ROUNDS, duration: DURATION } = roundsAndDuration(Deno.args);
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /** A temp app whose answer comes from lib.ts. */

@@ -13,18 +13,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { boundedInt, median, startDeno, wrkRps } from "./_util.ts";
+import { median, roundsAndDuration, startDeno, wrkRps } from "./_util.ts";
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "3" },
-    duration: { type: "string", default: "4" },
-  },
-});
-const ROUNDS = boundedInt("rounds", values.rounds, 1, 50);
-const DURATION = boundedInt("duration", values.duration, 1, 120);
+const { rounds: ROUNDS, duration: DURATION } = roundsAndDuration(Deno.args);
 const SERVER = fileURLToPath(new URL("../server.ts", import.meta.url));
 const APPS = {
   hello: fileURLToPath(new URL("./apps/hello.ts", import.meta.url)),
