@@ -32,13 +32,12 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import {
-  boundedInt as int,
   loadAverage,
   median,
   procStat,
+  roundsAndDuration,
   statCpuSeconds,
   type WrkSample,
 } from "./_util.ts";
@@ -153,29 +152,6 @@ function exists(file: string): boolean {
   } catch {
     return false;
   }
-}
-
-// ---------------------------------------------------------------------------
-// Options.
-
-interface Options {
-  rounds: number;
-  duration: number;
-}
-
-function parseOptions(args: string[]): Options {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      rounds: { type: "string", default: "3" },
-      duration: { type: "string", default: "4" },
-    },
-  });
-  return {
-    rounds: int("rounds", values.rounds, 1, 50),
-    duration: int("duration", values.duration, 1, 120),
-  };
 }
 
 // ---------------------------------------------------------------------------
@@ -309,7 +285,7 @@ function verdict(mode: number, results: Results): string {
 }
 
 async function main(args: string[]): Promise<void> {
-  const options = parseOptions(args);
+  const options = roundsAndDuration(args);
   const gunicorn = await requireGunicorn();
   const loadBefore = loadAverage();
   const { rounds, duration } = options;
