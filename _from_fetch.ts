@@ -7,12 +7,7 @@ import type { App, Body, Environ, Header } from "./mod.ts";
 import { REASONS } from "./_status.ts";
 import { quoteNative } from "./util.ts";
 import { HOP_BY_HOP } from "./_headers.ts";
-
-/** A fetch-style handler: Hono's `app.fetch`, Oak's `app.handle`, ... */
-export type FetchLike = (
-  request: Request,
-  info?: Deno.ServeHandlerInfo,
-) => Response | Promise<Response>;
+import type { FetchHandler } from "./server.ts";
 
 /** Options of {@linkcode fromFetch}. */
 export interface FromFetchOptions {
@@ -38,7 +33,7 @@ const READ_SIZE = 65536;
  * the `HTTP_*` and content keys; the body streamed from `wsgi.input`. Its
  * `Response` is streamed back as the body; closing the body cancels it.
  *
- * @param handler The fetch-style handler.
+ * @param handler The fetch handler: Hono's `app.fetch`, Oak's `app.handle`, ...
  * @param options Which path the handler sees.
  * @returns The app.
  *
@@ -60,7 +55,7 @@ const READ_SIZE = 65536;
  * ```
  */
 export function fromFetch(
-  handler: FetchLike,
+  handler: FetchHandler,
   options: FromFetchOptions = {},
 ): App {
   const fullPath = options.fullPath ?? false;

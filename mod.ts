@@ -281,7 +281,13 @@ export interface Environ {
 }
 
 export { fetchExport, fromFetch, serve, toFetchHandler } from "./server.ts";
-export type { FetchHandlerOptions, ServeOptions, Server } from "./server.ts";
+export type {
+  FetchHandler,
+  FetchHandlerOptions,
+  FromFetchOptions,
+  ServeOptions,
+  Server,
+} from "./server.ts";
 export { toApp } from "./_app.ts";
 export { runCgi } from "./cgi.ts";
 export type { CgiOptions } from "./cgi.ts";

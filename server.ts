@@ -26,7 +26,7 @@ import {
   tooLarge,
 } from "./_response.ts";
 
-/** A fetch handler as `Deno.serve` takes it. */
+/** A fetch handler as `Deno.serve` takes it, and as `fromFetch()` wraps one. */
 export type FetchHandler = (
   request: Request,
   info?: Deno.ServeHandlerInfo,
@@ -349,7 +349,7 @@ function baseUrl(addr: Deno.NetAddr | Deno.UnixAddr, tls: boolean): string {
 }
 
 export { fromFetch } from "./_from_fetch.ts";
-export type { FetchLike, FromFetchOptions } from "./_from_fetch.ts";
+export type { FromFetchOptions } from "./_from_fetch.ts";
 
 if (import.meta.main) {
   // No top-level await: the app module may import this one, and must find
