@@ -214,6 +214,14 @@ export function tooLarge(limit: number): Response {
 
 type AnyIterator = Iterator<Chunk> | AsyncIterator<Chunk>;
 
+/** A `ResponseInit` as the adapter makes it: the headers are the app's own. */
+export interface ResponseHead {
+  status: number;
+  statusText?: string;
+  /** A record, or pairs when a name repeats. */
+  headers: Record<string, string> | Header[];
+}
+
 /**
  * One request's response. `startResponse` and `write` are handed to the
  * app; `run()` resolves with the `Response` as soon as the headers go out.
@@ -257,7 +265,7 @@ export class Exchange implements SignalSource {
   // A HEAD response carries the headers a GET would, and no body.
   #head = false;
   #memoryBody: Uint8Array | string | null | undefined;
-  #responseInit: ResponseInit | undefined;
+  #responseInit: ResponseHead | undefined;
 
   /**
    * The response's whole body, when it was in memory as the response was
@@ -275,7 +283,7 @@ export class Exchange implements SignalSource {
    * own (a 500, 413, 400). Cheaper to hand on than reading the `Response`'s
    * headers back.
    */
-  get responseInit(): ResponseInit | undefined {
+  get responseInit(): ResponseHead | undefined {
     return this.#responseInit;
   }
 
@@ -609,8 +617,9 @@ export class Exchange implements SignalSource {
   }
 
   /** Status and headers for `new Response()`; the app's Content-Length with `withLength`. */
-  #init(withLength = true): ResponseInit {
-    let headers = this.#headers;
+  #init(withLength = true): ResponseHead {
+    // Called only once startResponse() has given the headers.
+    let headers = this.#headers!;
     if (withLength && this.#contentLength >= 0 && !Array.isArray(headers)) {
       headers = { ...headers, "content-length": String(this.#contentLength) };
     }

@@ -11,7 +11,7 @@
 import type { App, Environ } from "../mod.ts";
 import { makeEnviron, type RequestParts } from "../_environ.ts";
 import { errorStream } from "../_errors.ts";
-import { Exchange } from "../_response.ts";
+import { Exchange, type ResponseHead } from "../_response.ts";
 import { appFromExports, type AppSpec, moduleUrl } from "../_load.ts";
 import { errors } from "../middleware/errors.ts";
 import { consoleHtml, debugPage, tracebackHtml } from "./debugger/pages.ts";
@@ -56,12 +56,8 @@ export type FromWorker =
   | {
     type: "response";
     id: number;
-    status?: number;
-    statusText?: string;
-    /** As the app gave them: a record, or pairs when a name repeats. */
-    headers?: Record<string, string> | [string, string][];
     body: ReadableStream<Uint8Array> | Uint8Array | string | null;
-  }
+  } & ResponseHead
   | { type: "error"; id: number; message: string; stack: string }
   | { type: "evaluated"; id: number; ok: boolean; output: string }
   | { type: "watch"; id: number }
@@ -237,7 +233,7 @@ async function respond(message: RequestMessage) {
       id: message.id,
       ...init,
       body,
-    } as FromWorker, body instanceof ReadableStream ? [body] : []);
+    }, body instanceof ReadableStream ? [body] : []);
   } catch (error) {
     port.postMessage({
       type: "error",
