@@ -13,6 +13,9 @@
  * ignores the rest. Too high a count lets clients spoof their address; with
  * no proxy in front, do not use this middleware at all. A header with fewer
  * values than its count is ignored, as is a header whose count is 0.
+ * Each header is read as an RFC 9110 list: a comma inside a quoted string
+ * does not split it, the value taken is unquoted, empty elements do not
+ * count, and a quoted string left open makes the header untrusted.
  *
  * Environ keys: reads `HTTP_X_FORWARDED_FOR`, `_PROTO`, `_HOST`, `_PORT`,
  * `_PREFIX`; rewrites `REMOTE_ADDR`, `wsgi.url_scheme`, `HTTP_HOST`,
@@ -40,6 +43,7 @@
  * @module
  */
 import type { Environ, Middleware } from "../mod.ts";
+import { splitList, unquote } from "../_list.ts";
 
 /** How many proxies set each header. */
 export interface ProxyFixOptions {
@@ -160,14 +164,17 @@ function count(value: number, name: string): number {
   return value;
 }
 
-/** The value `n` places from the right of a comma-separated header. */
+/**
+ * The value `n` places from the right of a list header (RFC 9110 5.6.1),
+ * unquoted if it is a quoted string.
+ */
 function trusted(environ: Environ, key: string, n: number): string | undefined {
   const header = environ[key];
-  if (n === 0 || typeof header !== "string" || header === "") return undefined;
-  const values = header.split(",").map((value) => value.trim());
-  return values.length >= n
-    ? values[values.length - n] || undefined
-    : undefined;
+  if (n === 0 || typeof header !== "string") return undefined;
+  // A quoted string left open would swallow what the proxies appended.
+  const values = splitList(header);
+  if (values === undefined || values.length < n) return undefined;
+  return unquote(values[values.length - n]) || undefined;
 }
 
 /** Splits `host[:port]`, minding IPv6 brackets. */

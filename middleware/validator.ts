@@ -56,7 +56,8 @@
  * unclosed, which may be late or never. Either way the error cannot be
  * thrown: it goes to `onError` and is written to `wsgi.errors`. As with
  * `wsgiref`, the validator gives every body a `close()`, arrays included,
- * so a middleware must close what its inner app returned.
+ * so a middleware must close what its inner app returned, and refuses any
+ * read of a body after its `close()` (`body-after-close`), arrays included.
  *
  * **Environ keys.** Reads all of them but the dotted extension keys.
  * Replaces `wsgi.input` and `wsgi.errors` with checking
@@ -255,6 +256,8 @@ const NOT_NATIVE = /[^\0-\xff]/;
 const REASON = /^[\t\x20-\x7e\x80-\xff]+$/;
 // RFC 9110 8.8.3: entity-tag = [ %s"W/" ] DQUOTE *etagc DQUOTE.
 const ETAG = /^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/;
+// The keys that read an array's chunks: its length and its indices.
+const READS = /^(length|\d+)$/;
 // RFC 9110 9.3, plus PATCH (RFC 5789), as wsgiref lists them.
 const METHODS = new Set([
   "GET",
@@ -1152,6 +1155,11 @@ class RequestLint {
         if (isThenable(step)) return Promise.resolve(step).then(() => {});
       }
     };
+    const afterClose = () =>
+      r.fail(
+        "body-after-close",
+        "Cannot iterate the body: it was already closed",
+      );
     let checked: Body;
     if (Array.isArray(body)) {
       // An array is checked whole, now, and stays an array, so the server
@@ -1163,13 +1171,19 @@ class RequestLint {
         close();
         throw error;
       }
-      checked = Object.assign(body.slice(), { close });
+      // wsgiref: "Iterator read after closed". Every way of reading an
+      // array (for-of, spread, its methods, an index) reads its length or
+      // an index, so a proxy that guards those catches them all, and
+      // Array.isArray still sees an array.
+      checked = new Proxy(Object.assign(body.slice(), { close }), {
+        get(target, key, receiver) {
+          if (state.closed && typeof key === "string" && READS.test(key)) {
+            afterClose();
+          }
+          return Reflect.get(target, key, receiver);
+        },
+      });
     } else {
-      const afterClose = () =>
-        r.fail(
-          "body-after-close",
-          "Cannot iterate the body: it was already closed",
-        );
       const step = (result: IteratorResult<unknown>) => {
         if (result.done) {
           done = true;

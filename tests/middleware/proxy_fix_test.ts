@@ -95,3 +95,17 @@ Deno.test("proxyFix() refuses a count that is not a whole number", () => {
     /a count of proxies is a whole number/,
   );
 });
+
+Deno.test("proxyFix() splits X-Forwarded-For as an RFC 9110 list, minding quoted strings", async () => {
+  // The comma inside the quoted string does not separate elements.
+  const quoted = { "X-Forwarded-For": '"a, b", 203.0.113.7' };
+  assert.equal((await fixed({ xFor: 2 }, quoted)).addr, "a, b");
+  assert.equal((await fixed({ xFor: 3 }, quoted)).addr, "10.0.0.1");
+  // RFC 9110 5.6.1: empty elements are ignored, not counted.
+  const empty = { "X-Forwarded-For": "203.0.113.7, , 10.0.0.9," };
+  assert.equal((await fixed({ xFor: 2 }, empty)).addr, "203.0.113.7");
+  // A quoted string never closed swallows the values the proxies appended
+  // after it: the list is malformed and not trusted at all.
+  const open = { "X-Forwarded-For": '"6.6.6.6, 203.0.113.7' };
+  assert.equal((await fixed({ xFor: 1 }, open)).addr, "10.0.0.1");
+});

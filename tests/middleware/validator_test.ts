@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import type {
   App,
   Body,
+  Chunk,
   Environ,
   Header,
   Middleware,
@@ -1047,6 +1048,41 @@ Deno.test("validator() refuses iterating a body after close()", async () => {
     (error) =>
       error instanceof ValidatorError && error.rule === "body-after-close",
   );
+});
+
+Deno.test("validator() refuses iterating an array body or another iterable after close()", async () => {
+  // wsgiref's IteratorWrapper: "Iterator read after closed". A middleware
+  // that closes what it took and reads it afterwards is caught, whether the
+  // body is an array, read by index or by iteration, or any iterable.
+  const bodies: [string, () => Body][] = [
+    ["array", () => ["a", "b"]],
+    ["empty array", () => []],
+    ["Set", () => new Set(["a", "b"])],
+  ];
+  const reads: [string, (body: Body) => unknown][] = [
+    ["for-of", (body) => [...body as Iterable<Chunk>]],
+    ["index", (body) => (body as Chunk[])[0]],
+    ["map", (body) => (body as Chunk[]).map(String)],
+  ];
+  for (const [shape, make] of bodies) {
+    for (const [how, read] of reads) {
+      if (how !== "for-of" && !Array.isArray(make())) continue;
+      const found: ValidatorRule[] = [];
+      const app = validator({ onError: (error) => found.push(error.rule) })(
+        (_environ, startResponse) => {
+          startResponse("200 OK", text);
+          return make();
+        },
+      );
+      const body = app(buildEnviron(), accept) as Body;
+      // An array stays an array, so the server still gives it a length.
+      assert.equal(Array.isArray(body), Array.isArray(make()), shape);
+      read(body);
+      await body.close?.();
+      assert.throws(() => read(body), /already closed/, `${shape} ${how}`);
+      assert.deepEqual(found, ["body-after-close"], `${shape} ${how}`);
+    }
+  }
 });
 
 Deno.test("validator() reports a body that a middleware dropped without close()", async () => {
