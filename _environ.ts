@@ -182,8 +182,12 @@ function fillLazyKeys(
   target.REMOTE_PORT = remote.port === undefined ? "0" : String(remote.port);
   for (const [name, value] of req.headers) {
     if (name === "content-type") target.CONTENT_TYPE = value;
-    else if (name === "content-length") target.CONTENT_LENGTH = value;
-    else if (!name.includes("_")) {
+    else if (name === "content-length") {
+      // Repeated lines arrive joined ("3, 3"); Deno.serve refuses them unless
+      // they agree, and RFC 9110 §8.6 lets a recipient keep one instance.
+      const comma = value.indexOf(",");
+      target.CONTENT_LENGTH = comma < 0 ? value : value.slice(0, comma);
+    } else if (!name.includes("_")) {
       target["HTTP_" + name.toUpperCase().replaceAll("-", "_")] = value;
     }
   }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { App, Environ } from "../mod.ts";
 import { toFetchHandler } from "../server.ts";
 import { buildEnviron, Client } from "../testing.ts";
+import { parseRaw, rawRequest, withServer } from "./_helpers.ts";
 
 /** Runs one request through the server's adapter and hands back its environ. */
 async function environOf(
@@ -227,5 +228,23 @@ Deno.test("the environ lists deno.signal without reading the request's signal", 
     const replacement = new AbortController().signal;
     environ["deno.signal"] = replacement;
     assert.equal(environ["deno.signal"], replacement);
+  });
+});
+
+Deno.test("makeEnviron() gives one CONTENT_LENGTH for two equal Content-Length lines", async () => {
+  // Deno.serve joins the lines into "3, 3", which is no CGI CONTENT_LENGTH
+  // (RFC 3875 §4.1.2); RFC 9110 §8.6 lets a recipient keep one instance.
+  const app: App = async (environ, startResponse) => {
+    const body = await environ["wsgi.input"].read();
+    startResponse("200 OK", []);
+    return [`${environ.CONTENT_LENGTH} ${new TextDecoder().decode(body)}`];
+  };
+  await withServer(app, async (_server, port) => {
+    const { text } = await rawRequest(
+      port,
+      "POST / HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n" +
+        "Content-Length: 3\r\nContent-Length: 3\r\n\r\ndup",
+    );
+    assert.equal(parseRaw(text).body, "3 dup");
   });
 });
