@@ -150,7 +150,11 @@ export function proxyFix(options: ProxyFixOptions = {}): Middleware {
         "HTTP_X_FORWARDED_PREFIX",
         counts.xPrefix,
       );
-      if (prefix) environ.SCRIPT_NAME = prefix.replace(/\/+$/, "");
+      // PEP 3333: SCRIPT_NAME is the start of the URL's path, so it is ""
+      // or starts with "/", and ends without one (PATH_INFO brings it).
+      if (prefix?.startsWith("/")) {
+        environ.SCRIPT_NAME = prefix.replace(/\/+$/, "");
+      }
       return app(environ, startResponse);
     };
 }

@@ -88,6 +88,14 @@ Deno.test("proxyFix() ignores a scheme other than http or https, and a non-numer
   assert.equal(answer.port, "80");
 });
 
+Deno.test("proxyFix() ignores an X-Forwarded-Prefix that is not a path", async () => {
+  const prefixed = (prefix: string) =>
+    fixed({ xPrefix: 1 }, { "X-Forwarded-Prefix": prefix });
+  assert.equal((await prefixed("app")).script, "");
+  assert.equal((await prefixed("/")).script, "");
+  assert.equal((await prefixed("/app//")).script, "/app");
+});
+
 Deno.test("proxyFix() refuses a count that is not a whole number", () => {
   assert.throws(() => proxyFix({ xFor: -1 }), /Cannot use proxyFix xFor: -1/);
   assert.throws(
