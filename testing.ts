@@ -24,10 +24,13 @@
  * @module
  */
 import type { AppLike, Environ, ErrorSink } from "./mod.ts";
+import { type ClientCookie, CookieJar } from "./_cookie_jar.ts";
 import { makeEnviron } from "./_environ.ts";
 import { errorStream } from "./_errors.ts";
 import { REASONS } from "./_status.ts";
 import { type FetchHandler, toFetchHandler } from "./server.ts";
+
+export type { ClientCookie };
 
 /** A query string as an object; arrays repeat the key. */
 export type Query = Record<
@@ -177,18 +180,44 @@ export class TestResponse {
   }
 }
 
-interface StoredCookie {
-  value: string;
-  path: string;
-  expires: number;
+/** Where a cookie is kept, for {@linkcode Client.setCookie} and its kin. */
+export interface CookieOptions {
+  /**
+   * The domain. Without it the cookie is host-only: it goes to the base
+   * URL's host and no other, as a `Set-Cookie` without `Domain` would.
+   *
+   * @default {the base URL's host}
+   */
+  domain?: string;
+  /**
+   * The path it is sent under.
+   *
+   * @default {"/"}
+   */
+  path?: string;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 20;
+// Headers that describe a body, dropped with it (Fetch's request-body-header
+// names, plus the framing ones a client derives from the body).
+const BODY_HEADERS = [
+  "content-type",
+  "content-length",
+  "content-encoding",
+  "content-language",
+  "content-location",
+  "transfer-encoding",
+];
 
 /**
  * An in-process HTTP client for a gateway app. It keeps cookies across
- * requests and follows redirects when asked.
+ * requests as a browser does (RFC 6265: per domain, path and name, with
+ * `Domain`, `Path`, `Expires`, `Max-Age` and `Secure`) and follows redirects
+ * when asked (RFC 9110 15.4). It follows a redirect only to the host it is
+ * on, since every request goes to the one app: a `Location` on another host
+ * rejects with an error that names it, and `followRedirects: false` returns
+ * the redirect itself for a test to check.
  *
  * @example Cookies and redirects
  * ```ts
@@ -208,6 +237,7 @@ const MAX_REDIRECTS = 20;
  * });
  * const response = await client.post("/login", { followRedirects: true });
  * assert.equal(response.text(), "cookie: user=ada");
+ * assert.equal(client.getCookie("user")?.value, "ada");
  * ```
  */
 export class Client {
@@ -215,7 +245,7 @@ export class Client {
   #base: URL;
   #follow: boolean;
   #remoteAddr: string;
-  #cookies = new Map<string, StoredCookie>();
+  #jar = new CookieJar();
 
   /**
    * Makes a client for an app.
@@ -233,19 +263,61 @@ export class Client {
     this.#remoteAddr = options.remoteAddr ?? "127.0.0.1";
   }
 
-  /** The cookies the client holds now, by name. */
-  get cookies(): Record<string, string> {
-    const now = Date.now();
-    const out: Record<string, string> = {};
-    for (const [name, cookie] of this.#cookies) {
-      if (cookie.expires > now) out[name] = cookie.value;
-    }
-    return out;
+  /** Every cookie the client holds now, oldest first. */
+  get cookies(): ClientCookie[] {
+    return this.#jar.list();
   }
 
-  /** Sets a cookie as if the app had set it, for all paths. */
-  setCookie(name: string, value: string): void {
-    this.#cookies.set(name, { value, path: "/", expires: Infinity });
+  /**
+   * The cookie held under a name, domain and path.
+   *
+   * @param name The cookie's name.
+   * @param options Its domain (the base URL's host) and path (`/`).
+   * @returns The cookie, or `undefined` if the client holds none there.
+   */
+  getCookie(
+    name: string,
+    options: CookieOptions = {},
+  ): ClientCookie | undefined {
+    return this.#jar.get(
+      options.domain ?? this.#base.hostname,
+      options.path ?? "/",
+      name,
+    );
+  }
+
+  /**
+   * Sets a session cookie as if the app had set it.
+   *
+   * @param name The cookie's name.
+   * @param value Its value.
+   * @param options Its domain (host-only for the base URL's host) and path (`/`).
+   */
+  setCookie(name: string, value: string, options: CookieOptions = {}): void {
+    this.#jar.store({
+      name,
+      value,
+      domain: (options.domain ?? this.#base.hostname).toLowerCase(),
+      path: options.path ?? "/",
+      hostOnly: options.domain === undefined,
+      secure: false,
+      httpOnly: false,
+      expires: Infinity,
+    });
+  }
+
+  /**
+   * Removes the cookie held under a name, domain and path.
+   *
+   * @param name The cookie's name.
+   * @param options Its domain (the base URL's host) and path (`/`).
+   */
+  deleteCookie(name: string, options: CookieOptions = {}): void {
+    this.#jar.delete(
+      options.domain ?? this.#base.hostname,
+      options.path ?? "/",
+      name,
+    );
   }
 
   /** Sends a GET request. */
@@ -281,7 +353,8 @@ export class Client {
    * Sends a request with any method and reads the whole response.
    *
    * @param method The HTTP method.
-   * @param path A path (with optional query) or a full URL.
+   * @param path A path (with optional query) or a full URL; a fragment is
+   *   not sent, as no client sends one.
    * @param options Query, headers, body, redirects.
    * @returns The response, read to its end.
    */
@@ -290,38 +363,60 @@ export class Client {
     path: string,
     options: RequestOptions = {},
   ): Promise<TestResponse> {
-    let url = withQuery(new URL(path, this.#base), options.query);
-    let request = makeRequest(method, url, options);
+    let url = withQuery(resolve(path, this.#base), options.query);
+    let sent: RequestOptions = options;
     const follow = options.followRedirects ?? this.#follow;
     const history: TestResponse[] = [];
     while (true) {
+      const request = makeRequest(method, url, sent);
+      // Fetch normalises the case of the standard methods.
+      method = request.method;
       const response = await this.#send(request);
-      if (!follow || !REDIRECTS.has(response.status)) {
+      const location = response.headers.get("location");
+      if (!follow || !REDIRECTS.has(response.status) || location === null) {
         return history.length === 0
           ? response
           : new TestResponse(response, history);
       }
-      const location = response.headers.get("location");
-      if (location === null) return new TestResponse(response, history);
       if (history.length >= MAX_REDIRECTS) {
         throw new Error(
           `Cannot follow redirects: more than ${MAX_REDIRECTS} from ${path}`,
         );
       }
       history.push(response);
-      url = new URL(location, url);
-      // 307 and 308 repeat the request; the others turn it into a GET.
-      const keep = response.status === 307 || response.status === 308;
-      request = keep
-        ? makeRequest(request.method, url, options)
-        : makeRequest(request.method === "HEAD" ? "HEAD" : "GET", url, {
-          headers: options.headers,
-        });
+      // RFC 9110 10.2.2: a relative Location is resolved against the URL
+      // that answered.
+      const next = resolve(location, url);
+      if (next.hostname !== url.hostname) {
+        throw new Error(
+          `Cannot follow the redirect to ${next.href}: it is on another host than ${url.hostname}, and the client only calls its own app; pass followRedirects: false to get the redirect itself`,
+        );
+      }
+      // RFC 9110 15.4.4: 303 turns any method but HEAD into a GET; 15.4.2-3:
+      // 301 and 302 may do so for a POST only. Others repeat the request.
+      const status = response.status;
+      if (
+        (status === 303 && method !== "GET" && method !== "HEAD") ||
+        (method === "POST" && (status === 301 || status === 302))
+      ) {
+        method = "GET";
+        sent = { headers: without(sent.headers, BODY_HEADERS) };
+      } else if (isStream(sent.body)) {
+        throw new TypeError(
+          `Cannot repeat the request for a ${status} redirect: its body was a stream, read by the first request; pass the body as bytes or a string`,
+        );
+      }
+      // Host follows the URL, so a redirect to another port says so.
+      if (next.host !== url.host) {
+        sent = { ...sent, headers: without(sent.headers, ["host"]) };
+      }
+      url = next;
     }
   }
 
   async #send(request: Request): Promise<TestResponse> {
-    const cookie = this.#cookieHeader(new URL(request.url).pathname);
+    const url = new URL(request.url);
+    const cookie = this.#jar.header(url);
     if (cookie !== "" && !request.headers.has("cookie")) {
       request.headers.set("cookie", cookie);
     }
@@ -333,11 +428,12 @@ export class Client {
     } as Deno.ServeHandlerInfo;
     try {
       const response = await this.#handler(request, info);
+      // RFC 9110 9.3.2: a response to HEAD has no content.
       const body = request.method === "HEAD"
         ? new Uint8Array(0)
         : new Uint8Array(await response.arrayBuffer());
       if (request.method === "HEAD") await response.body?.cancel();
-      this.#storeCookies(response.headers, new URL(request.url).pathname);
+      this.#jar.receive(url, response.headers.getSetCookie());
       return new TestResponse({
         status: response.status,
         // Deno.serve sends the standard reason, so the adapter leaves it out.
@@ -350,65 +446,24 @@ export class Client {
       done();
     }
   }
-
-  #cookieHeader(path: string): string {
-    const now = Date.now();
-    const pairs: string[] = [];
-    for (const [name, cookie] of this.#cookies) {
-      if (cookie.expires <= now) this.#cookies.delete(name);
-      else if (pathMatches(path, cookie.path)) {
-        pairs.push(`${name}=${cookie.value}`);
-      }
-    }
-    return pairs.join("; ");
-  }
-
-  #storeCookies(headers: Headers, requestPath: string): void {
-    for (const line of headers.getSetCookie()) {
-      const [pair, ...attributes] = line.split(";");
-      const eq = pair.indexOf("=");
-      if (eq <= 0) continue;
-      const name = pair.slice(0, eq).trim();
-      const cookie: StoredCookie = {
-        value: pair.slice(eq + 1).trim(),
-        path: defaultPath(requestPath),
-        expires: Infinity,
-      };
-      for (const attribute of attributes) {
-        const [key, ...rest] = attribute.split("=");
-        const value = rest.join("=").trim();
-        switch (key.trim().toLowerCase()) {
-          case "path":
-            if (value.startsWith("/")) cookie.path = value;
-            break;
-          case "max-age":
-            if (/^-?\d+$/.test(value)) {
-              cookie.expires = Date.now() + Number(value) * 1000;
-            }
-            break;
-          case "expires": {
-            const time = Date.parse(value);
-            if (!Number.isNaN(time) && cookie.expires === Infinity) {
-              cookie.expires = time;
-            }
-          }
-        }
-      }
-      this.#cookies.set(name, cookie);
-    }
-  }
 }
 
-// RFC 6265 5.1.4: the default path is the request path up to its last "/".
-function defaultPath(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash <= 0 ? "/" : path.slice(0, slash);
+/** A URL reference resolved against `base`, without its fragment. */
+function resolve(reference: string, base: URL): URL {
+  const url = new URL(reference, base);
+  url.hash = "";
+  return url;
 }
 
-function pathMatches(path: string, cookiePath: string): boolean {
-  return path === cookiePath ||
-    (path.startsWith(cookiePath) &&
-      (cookiePath.endsWith("/") || path[cookiePath.length] === "/"));
+function without(headers: HeadersInit | undefined, names: string[]): Headers {
+  const copy = new Headers(headers);
+  for (const name of names) copy.delete(name);
+  return copy;
+}
+
+function isStream(body: BodyInit | undefined | null): boolean {
+  return body instanceof ReadableStream ||
+    (typeof body === "object" && body !== null && Symbol.asyncIterator in body);
 }
 
 function withQuery(url: URL, query: RequestOptions["query"]): URL {

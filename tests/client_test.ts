@@ -100,11 +100,14 @@ Deno.test("Client keeps cookies across requests, by path, until they expire", as
   };
   const client = new Client(app);
   await client.get("/login");
-  assert.deepEqual(client.cookies, { session: "abc", admin: "1" });
+  assert.deepEqual(
+    client.cookies.map(({ name, value, path }) => [name, value, path]),
+    [["session", "abc", "/"], ["admin", "1", "/admin"]],
+  );
   assert.equal((await client.get("/home")).text(), "session=abc");
   assert.equal(
     (await client.get("/admin/users")).text(),
-    "session=abc; admin=1",
+    "admin=1; session=abc",
   );
   assert.equal((await client.get("/administrator")).text(), "session=abc");
   await client.get("/logout");
@@ -167,4 +170,267 @@ Deno.test("Client reports status, reason, headers and body bytes", async () => {
   assert.equal(response.headers.get("x-tea"), "earl grey");
   assert.deepEqual(response.body, new Uint8Array([0x7b, 0x7d]));
   assert.deepEqual(response.json(), {});
+});
+
+/** Sets the cookies named in `c` query values and echoes the Cookie header. */
+const cookieApp: App = (environ, startResponse) => {
+  const headers: [string, string][] = [["Content-Type", "text/plain"]];
+  for (const line of new URLSearchParams(environ.QUERY_STRING).getAll("c")) {
+    headers.push(["Set-Cookie", line]);
+  }
+  startResponse("200 OK", headers);
+  return [environ.HTTP_COOKIE ?? ""];
+};
+
+/** Sets the cookies in `lines` through the app, from `path`. */
+async function setCookies(client: Client, path: string, ...lines: string[]) {
+  await client.get(path, { query: { c: lines } });
+}
+
+Deno.test("Client keeps cookies per domain, path and name, longer paths first", async () => {
+  const client = new Client(cookieApp);
+  await setCookies(client, "/", "a=root; Path=/", "a=sub; Path=/sub");
+  // RFC 6265 5.4 step 2: longer paths first.
+  assert.equal((await client.get("/sub/x")).text(), "a=sub; a=root");
+  assert.equal((await client.get("/other")).text(), "a=root");
+  // Max-Age=0 deletes the cookie of that path only.
+  await setCookies(client, "/", "a=; Max-Age=0; Path=/");
+  assert.equal((await client.get("/sub/x")).text(), "a=sub");
+  assert.equal((await client.get("/other")).text(), "");
+  assert.deepEqual(
+    client.cookies.map(({ name, value, domain, path }) => [
+      name,
+      value,
+      domain,
+      path,
+    ]),
+    [["a", "sub", "localhost", "/sub"]],
+  );
+});
+
+Deno.test("Client ignores a cookie whose Domain the host does not match", async () => {
+  const client = new Client(cookieApp, { baseUrl: "http://app.example.test/" });
+  await setCookies(
+    client,
+    "/",
+    "other=1; Domain=other.example",
+    "parent=2; Domain=.Example.Test",
+    "sub=3; Domain=deeper.app.example.test",
+    "own=4",
+  );
+  assert.equal((await client.get("/")).text(), "parent=2; own=4");
+  // A host-only cookie stays on its host; a Domain cookie covers the parent.
+  assert.equal((await client.get("http://example.test/")).text(), "parent=2");
+  assert.deepEqual(
+    client.cookies.map((
+      { name, domain, hostOnly },
+    ) => [name, domain, hostOnly]),
+    [["parent", "example.test", false], ["own", "app.example.test", true]],
+  );
+});
+
+Deno.test("Client reads Expires as RFC 6265 dates, and Max-Age over Expires", async () => {
+  const client = new Client(cookieApp);
+  await setCookies(
+    client,
+    "/",
+    "past=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT",
+    "future=2; Expires=Fri, 01 Jan 2100 00:00:00 GMT",
+    // Two-digit years below 70 are 20xx (RFC 6265 5.1.1).
+    "short=3; Expires=Wed, 21-Oct-69 07:28:00 GMT",
+    // Not a cookie-date, so the attribute is ignored: a session cookie.
+    "bad=4; Expires=0",
+    "age=5; Max-Age=3600; Expires=Wed, 21 Oct 2015 07:28:00 GMT",
+    "gone=6; Expires=Fri, 01 Jan 2100 00:00:00 GMT; Max-Age=0",
+  );
+  assert.equal(
+    (await client.get("/")).text(),
+    "future=2; short=3; bad=4; age=5",
+  );
+  assert.equal(
+    client.getCookie("future")?.expires,
+    Date.UTC(2100, 0, 1),
+  );
+  assert.equal(client.getCookie("bad")?.expires, Infinity);
+  await setCookies(
+    client,
+    "/",
+    "future=; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+  );
+  assert.equal(client.getCookie("future"), undefined);
+  assert.equal((await client.get("/")).text(), "short=3; bad=4; age=5");
+});
+
+Deno.test("Client sends Secure cookies over https only", async () => {
+  const client = new Client(cookieApp, { baseUrl: "https://localhost/" });
+  await setCookies(client, "/", "s=1; Secure", "p=2");
+  assert.equal((await client.get("/")).text(), "s=1; p=2");
+  assert.equal((await client.get("http://localhost/")).text(), "p=2");
+});
+
+Deno.test("Client.setCookie() and deleteCookie() work on one domain and path", async () => {
+  const client = new Client(cookieApp);
+  client.setCookie("theme", "dark");
+  client.setCookie("theme", "light", { path: "/admin" });
+  assert.equal(
+    (await client.get("/admin/x")).text(),
+    "theme=light; theme=dark",
+  );
+  client.deleteCookie("theme");
+  assert.equal((await client.get("/admin/x")).text(), "theme=light");
+  assert.equal(client.getCookie("theme", { path: "/admin" })?.value, "light");
+});
+
+/** Redirects with the status in its path to `to`; answers anything else. */
+const redirectApp: App = async (environ, startResponse) => {
+  const body = new TextDecoder().decode(await environ["wsgi.input"].read());
+  const to = new URLSearchParams(environ.QUERY_STRING).get("to");
+  const status = environ.PATH_INFO.match(/^\/redirect\/(\d{3})/)?.[1];
+  if (status !== undefined && to !== null) {
+    startResponse(`${status} Redirect`, [["Location", to]]);
+    return ["redirecting"];
+  }
+  startResponse("200 OK", [["Content-Type", "application/json"]]);
+  return [JSON.stringify({
+    method: environ.REQUEST_METHOD,
+    path: environ.PATH_INFO,
+    query: environ.QUERY_STRING,
+    type: environ.CONTENT_TYPE ?? null,
+    length: environ.CONTENT_LENGTH ?? null,
+    cookie: environ.HTTP_COOKIE ?? null,
+    host: environ.HTTP_HOST,
+    body,
+  })];
+};
+
+Deno.test("Client drops the body and its headers when a redirect turns the request into a GET", async () => {
+  const client = new Client(redirectApp, { followRedirects: true });
+  const sent = {
+    body: "payload",
+    headers: { "Content-Type": "text/plain", "Content-Language": "en" },
+  };
+  const seen = async (method: string, status: number) =>
+    (await client.request(method, `/redirect/${status}`, {
+      ...sent,
+      query: { to: "/final" },
+    })).json<Record<string, string>>();
+  for (const status of [302, 303]) {
+    const data = await seen("POST", status);
+    assert.deepEqual(
+      [data.method, data.type, data.length, data.body],
+      ["GET", null, null, ""],
+      `POST then ${status}`,
+    );
+  }
+  // RFC 9110 15.4.2-3: only a POST may become a GET on 301 and 302.
+  for (const status of [301, 302, 307, 308]) {
+    const data = await seen("PUT", status);
+    assert.deepEqual(
+      [data.method, data.type, data.length, data.body],
+      ["PUT", "text/plain", "7", "payload"],
+      `PUT then ${status}`,
+    );
+  }
+  assert.equal((await seen("PUT", 303)).method, "GET");
+  assert.equal((await seen("DELETE", 303)).method, "GET");
+});
+
+Deno.test("Client resolves a Location against the current URL and drops its fragment", async () => {
+  const client = new Client(redirectApp, { followRedirects: true });
+  const follow = async (to: string) => {
+    const response = await client.get("/redirect/302/a/b", { query: { to } });
+    const { path, query } = response.json<Record<string, string>>();
+    return [path, query, response.url];
+  };
+  assert.deepEqual(await follow("../up"), [
+    "/redirect/302/up",
+    "",
+    "http://localhost/redirect/302/up",
+  ]);
+  assert.deepEqual(await follow("sibling?s=1"), [
+    "/redirect/302/a/sibling",
+    "s=1",
+    "http://localhost/redirect/302/a/sibling?s=1",
+  ]);
+  assert.deepEqual(await follow("?q=2"), [
+    "/redirect/302/a/b",
+    "q=2",
+    "http://localhost/redirect/302/a/b?q=2",
+  ]);
+  assert.deepEqual(await follow("/echo?f=1#part"), [
+    "/echo",
+    "f=1",
+    "http://localhost/echo?f=1",
+  ]);
+  const direct = await client.get("/echo?g=1#top");
+  assert.equal(direct.json<{ query: string }>().query, "g=1");
+  assert.equal(direct.url, "http://localhost/echo?g=1");
+});
+
+Deno.test("Client does not follow a Location on another host into the app", async () => {
+  let calls = 0;
+  const client = new Client((environ, startResponse) => {
+    calls++;
+    return redirectApp(environ, startResponse);
+  }, { followRedirects: true });
+  client.setCookie("session", "secret");
+  for (const to of ["http://evil.example/steal", "//sub.localhost/x"]) {
+    calls = 0;
+    await assert.rejects(
+      () => client.get("/redirect/302", { query: { to } }),
+      (error: Error) => {
+        assert.match(error.message, /^Cannot follow the redirect to http:/);
+        assert.match(error.message, /another host/);
+        assert.match(error.message, /followRedirects: false/);
+        return true;
+      },
+    );
+    assert.equal(calls, 1, `${to} reached the app`);
+  }
+  // Without following, the redirect itself comes back.
+  const stopped = await client.get("/redirect/302", {
+    query: { to: "http://evil.example/steal" },
+    followRedirects: false,
+  });
+  assert.equal(stopped.headers.get("location"), "http://evil.example/steal");
+  // The same host on another port or scheme is the same app.
+  const port = await client.get("/redirect/302", {
+    query: { to: "https://localhost:8443/here" },
+  });
+  assert.equal(port.url, "https://localhost:8443/here");
+  assert.equal(port.json<{ host: string }>().host, "localhost:8443");
+});
+
+Deno.test("Client returns no body for HEAD, whatever the app returned", async () => {
+  const apps: App[] = [
+    (_environ, startResponse) => {
+      startResponse("200 OK", [["Content-Length", "5"]]);
+      return ["hello"];
+    },
+    (_environ, startResponse) => {
+      startResponse("200 OK", []);
+      return (async function* () {
+        yield "a";
+        yield "b";
+      })();
+    },
+    async (_environ, startResponse) => {
+      await startResponse("200 OK", [])("written");
+      return ["more"];
+    },
+  ];
+  for (const app of apps) {
+    const response = await new Client(app).head("/");
+    assert.equal(response.status, 200);
+    assert.deepEqual(response.body, new Uint8Array(0));
+    assert.equal(response.text(), "");
+  }
+  const head = await new Client(apps[0]).head("/");
+  assert.equal(head.headers.get("content-length"), "5");
+  const redirected = await new Client(redirectApp).head("/redirect/302", {
+    query: { to: "/final" },
+    followRedirects: true,
+  });
+  assert.equal(redirected.history[0].body.length, 0);
+  assert.equal(redirected.body.length, 0);
 });
