@@ -5,7 +5,7 @@
  * When to use it: in development, and in small deployments where the gateway
  * is the only server, to serve a `public/` directory, a favicon or a built
  * front end next to the app. It answers GET and HEAD with validators (ETag,
- * Last-Modified), conditional requests (304), single byte ranges (206) and
+ * Last-Modified), conditional requests (304, 412), single byte ranges (206) and
  * the file sent from its own stream through `wsgi.file_wrapper`, so the file
  * is never read into memory. Anything it does not serve (no such file,
  * another method) goes to the wrapped app unchanged.
@@ -32,9 +32,9 @@
  * users can write to.
  *
  * Environ keys: reads `REQUEST_METHOD`, `PATH_INFO`, `SCRIPT_NAME` and
- * `QUERY_STRING` (for the directory redirect), `HTTP_IF_NONE_MATCH`,
- * `HTTP_IF_MODIFIED_SINCE`, `HTTP_RANGE`, `HTTP_IF_RANGE` and
- * `wsgi.file_wrapper`; writes nothing.
+ * `QUERY_STRING` (for the directory redirect), `HTTP_IF_MATCH`,
+ * `HTTP_IF_UNMODIFIED_SINCE`, `HTTP_IF_NONE_MATCH`, `HTTP_IF_MODIFIED_SINCE`,
+ * `HTTP_RANGE`, `HTTP_IF_RANGE` and `wsgi.file_wrapper`; writes nothing.
  *
  * Decisions, for the record:
  *
@@ -43,13 +43,22 @@
  *   file's size or modification time does; an edit that keeps both (within
  *   the same millisecond) goes unnoticed. Choose `etag: "weak"` to say so to
  *   caches; a weak ETag never satisfies `If-Range`.
- * - `If-None-Match` wins over `If-Modified-Since`: when both are sent, the
- *   date is ignored (RFC 9110 13.2.2).
+ * - Preconditions are evaluated in RFC 9110 13.2.2's order: a failed
+ *   `If-Match` (strong comparison) or, without it, `If-Unmodified-Since` is
+ *   a 412; then `If-None-Match` (weak comparison) or, without it,
+ *   `If-Modified-Since` answers 304. Dates are read as HTTP-dates only
+ *   (IMF-fixdate, RFC 850, asctime; always UTC): anything else, an ISO date
+ *   included, is ignored, as RFC 9110 13.1.3 and 13.1.4 say.
  * - One range (`bytes=a-b`, `a-`, `-n`) gets a 206; a range that starts past
  *   the end a 416 with `Content-Range: bytes *\/size`; several ranges, a
  *   malformed header, another unit, or a HEAD request get the whole file as a
  *   200 (RFC 9110 lets a server ignore `Range`; multipart answers are rarely
- *   worth their cost).
+ *   worth their cost). An empty file is sent whole for a range from its
+ *   first byte or a suffix range, as nginx does: no 206 can carry zero bytes.
+ * - `If-Range` with a date holds when it is exactly the Last-Modified and
+ *   that second is over (a strong validator, RFC 9110 13.1.5 and 8.8.2.2).
+ * - 412 and 416 carry no validators and no `Cache-Control`: they describe
+ *   an error, not the file. `Accept-Ranges` goes with the whole file.
  * - A directory asked for without its trailing slash is redirected (301) to
  *   the slash form, keeping the query, so that relative links in its index
  *   resolve; with the slash, its index file is served, or the request falls
@@ -100,6 +109,7 @@ import type {
   Middleware,
   StartResponse,
 } from "../mod.ts";
+import { parseHttpDate } from "../_http_date.ts";
 import { decodeNative, encodeNative } from "../util.ts";
 
 /** Options of {@linkcode staticFiles}. */
@@ -472,7 +482,7 @@ function serveFile(
   if (!found.info.isFile) return undefined;
   const { real, info } = found;
 
-  // 3. Validators, and the conditional requests they answer.
+  // 3. Validators, and the preconditions they answer.
   const size = info.size;
   const mtime = info.mtime?.getTime();
   const headers: Header[] = [];
@@ -489,19 +499,25 @@ function serveFile(
   if (config.cacheControl !== undefined) {
     headers.push(["Cache-Control", config.cacheControl]);
   }
-  if (notModified(environ, etag, seconds)) {
+  const precondition = preconditions(environ, etag, seconds);
+  if (precondition === "failed") {
+    // An error, not the file: no validators, nothing to cache.
+    startResponse("412 Precondition Failed", [
+      ["Content-Type", "text/plain; charset=utf-8"],
+    ]);
+    return ["Precondition Failed\n"];
+  }
+  if (precondition === "not modified") {
     startResponse("304 Not Modified", headers);
     return [];
   }
 
-  // 4. The range, if one applies.
-  headers.push(["Accept-Ranges", "bytes"]);
+  // 4. The range, if one applies (RFC 9110 14.2: GET only).
   const range = environ.REQUEST_METHOD === "GET"
     ? rangeOf(environ, size, etag, seconds)
     : undefined;
   if (range === "unsatisfiable") {
     startResponse("416 Range Not Satisfiable", [
-      ...headers,
       ["Content-Range", `bytes */${size}`],
       ["Content-Type", "text/plain; charset=utf-8"],
     ]);
@@ -524,7 +540,10 @@ function serveFile(
     if (range === undefined) {
       // HEAD too: the server drops the body of a HEAD response, and an
       // empty body under this Content-Length would count as cut short.
-      headers.push(["Content-Length", String(size)]);
+      headers.push(
+        ["Accept-Ranges", "bytes"],
+        ["Content-Length", String(size)],
+      );
       startResponse("200 OK", headers);
       return wrap(environ, file);
     }
@@ -612,25 +631,57 @@ function bounded(
 }
 
 /**
- * Whether the client's copy is current: `If-None-Match` when sent (any
- * listed ETag, compared weakly, or `*`), else `If-Modified-Since`.
+ * The preconditions, in RFC 9110 13.2.2's order: `If-Match`, else
+ * `If-Unmodified-Since` (a false one fails the request); then
+ * `If-None-Match`, else `If-Modified-Since` (a false one means the client's
+ * copy is current). Undefined when the file is to be sent.
  */
-function notModified(
+function preconditions(
   environ: Environ,
   etag: string | undefined,
   seconds: number | undefined,
-): boolean {
+): "failed" | "not modified" | undefined {
+  const ifMatch = environ.HTTP_IF_MATCH;
+  if (ifMatch !== undefined) {
+    if (!listMatches(ifMatch, etag, true)) return "failed";
+  } else if (seconds !== undefined) {
+    const since = httpDate(environ.HTTP_IF_UNMODIFIED_SINCE);
+    if (since !== undefined && seconds * 1000 > since) return "failed";
+  }
   const ifNoneMatch = environ.HTTP_IF_NONE_MATCH;
   if (ifNoneMatch !== undefined) {
-    if (ifNoneMatch.trim() === "*") return true;
-    if (etag === undefined) return false;
-    const ours = opaque(etag);
-    return ifNoneMatch.split(",").some((tag) => opaque(tag.trim()) === ours);
+    return listMatches(ifNoneMatch, etag, false) ? "not modified" : undefined;
   }
-  const since = environ.HTTP_IF_MODIFIED_SINCE;
-  if (since === undefined || seconds === undefined) return false;
-  const time = Date.parse(since);
-  return !Number.isNaN(time) && seconds <= Math.floor(time / 1000);
+  if (seconds === undefined) return undefined;
+  const since = httpDate(environ.HTTP_IF_MODIFIED_SINCE);
+  return since !== undefined && seconds * 1000 <= since
+    ? "not modified"
+    : undefined;
+}
+
+/** A header's HTTP-date, or undefined when it is absent or no HTTP-date. */
+function httpDate(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : parseHttpDate(value);
+}
+
+/**
+ * Whether an `If-Match` or `If-None-Match` list holds our ETag, compared
+ * strongly (both strong and equal, RFC 9110 8.8.3.2) or weakly; `*` stands
+ * for any, and the file exists.
+ */
+function listMatches(
+  list: string,
+  etag: string | undefined,
+  strong: boolean,
+): boolean {
+  if (list.trim() === "*") return true;
+  if (etag === undefined || strong && etag.startsWith("W/")) return false;
+  const ours = opaque(etag);
+  for (const [tag] of list.matchAll(/(?:W\/)?"[^"]*"/g)) {
+    if (strong && tag.startsWith("W/")) continue;
+    if (opaque(tag) === ours) return true;
+  }
+  return false;
 }
 
 /** An ETag without its weakness marker, for the weak comparison. */
@@ -651,39 +702,51 @@ function rangeOf(
 ): [number, number] | "unsatisfiable" | undefined {
   const header = environ.HTTP_RANGE;
   if (header === undefined) return undefined;
-  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  // No whitespace around "=" (RFC 9110 14.1); nginx takes it inside the
+  // range, and so do we.
+  const match = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
   if (match === null) return undefined;
-  const ifRange = environ.HTTP_IF_RANGE?.trim();
-  if (ifRange !== undefined && !ifRangeMatches(ifRange, etag, seconds)) {
+  const ifRange = environ.HTTP_IF_RANGE;
+  if (ifRange !== undefined && !ifRangeHolds(ifRange, etag, seconds)) {
     return undefined;
   }
   const [, first, last] = match;
   if (first === "") {
     if (last === "") return undefined;
+    // A suffix longer than the file means the whole file (RFC 9110
+    // 14.1.2); of an empty one that is zero bytes, which no 206 can say.
+    if (size === 0) return undefined;
     // The last n bytes.
     const n = Number(last);
-    if (n === 0 || size === 0) return "unsatisfiable";
+    if (n === 0) return "unsatisfiable";
     return [Math.max(0, size - n), size - 1];
   }
   const start = Number(first);
   if (last !== "" && Number(last) < start) return undefined;
-  if (start >= size) return "unsatisfiable";
+  // An empty file sent whole for a range from byte 0, as nginx does.
+  if (start >= size) return start === 0 ? undefined : "unsatisfiable";
   const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
   return [start, end];
 }
 
-/** `If-Range`: a strong ETag equal to ours, or exactly our Last-Modified. */
-function ifRangeMatches(
+/**
+ * `If-Range` (RFC 9110 13.1.5): an ETag is compared strongly; a date must
+ * be exactly our Last-Modified and a strong validator (8.8.2.2). A date
+ * names a whole second, and while that second lasts the file can change
+ * again under the same date: so it counts only once its second is over.
+ */
+function ifRangeHolds(
   value: string,
   etag: string | undefined,
   seconds: number | undefined,
 ): boolean {
-  if (value.startsWith('"') || value.startsWith("W/")) {
+  // "examining the first three characters for a DQUOTE" tells the two apart.
+  if (value.slice(0, 3).includes('"')) {
     return etag !== undefined && !etag.startsWith("W/") && value === etag;
   }
-  const time = Date.parse(value);
-  return seconds !== undefined && !Number.isNaN(time) &&
-    time === seconds * 1000;
+  const time = parseHttpDate(value);
+  return seconds !== undefined && time === seconds * 1000 &&
+    Date.now() >= time + 1000;
 }
 
 // RFC 3986 pchar without percent: left as they are in a Location path.

@@ -20,6 +20,9 @@ const inner: App = (environ, startResponse) => {
   return [`fallthrough ${JSON.stringify(environ.PATH_INFO)}`];
 };
 
+/** A modification time well in the past, in seconds. */
+const PAST = Date.UTC(2020, 1, 3, 4, 5, 6) / 1000;
+
 /** 1 KiB of bytes 0-255 repeated: every byte value, position-dependent. */
 const DATA = Uint8Array.from({ length: 1024 }, (_, i) => (i * 7 + 3) & 0xff);
 
@@ -224,7 +227,7 @@ Deno.test("staticFiles() serves single ranges with 206: a-b, a- and -n", async (
       ["bytes=0-0", 0, 0],
       ["bytes=1020-99999", 1020, 1023],
       ["bytes=-5000", 0, 1023],
-      ["BYTES = 10 - 19", 10, 19],
+      ["BYTES=10 - 19", 10, 19],
     ];
     for (const [value, start, end] of cases) {
       const response = await range(value);
@@ -265,6 +268,8 @@ Deno.test("staticFiles() answers unsatisfiable ranges with 416 and ignores the r
         "bytes=abc",
         "bytes=-",
         "bytes=9-3",
+        // No whitespace around "=" (RFC 9110 14.1); nginx ignores it too.
+        "bytes = 10-19",
       ]
     ) {
       const response = await range(value);
@@ -277,6 +282,8 @@ Deno.test("staticFiles() answers unsatisfiable ranges with 416 and ignores the r
 
 Deno.test("staticFiles() honours If-Range with a strong ETag or the exact date", async () => {
   await withTree(async ({ root }) => {
+    // Modified long ago, so that its date is a strong validator.
+    await Deno.utime(`${root}/data.bin`, PAST, PAST);
     const client = new Client(staticFiles(root)(inner));
     const first = await client.get("/data.bin");
     const etag = first.headers.get("etag")!;
@@ -304,6 +311,226 @@ Deno.test("staticFiles() honours If-Range with a strong ETag or the exact date",
     // No ETag at all.
     const none = new Client(staticFiles(root, { etag: false })(inner));
     assert.equal((await none.get("/data.bin")).headers.get("etag"), null);
+  });
+});
+
+/** Last-Modified of a file whose mtime is {@linkcode PAST}, in each HTTP-date form. */
+const PAST_DATES = {
+  imf: "Mon, 03 Feb 2020 04:05:06 GMT",
+  rfc850: "Monday, 03-Feb-20 04:05:06 GMT",
+  asctime: "Mon Feb  3 04:05:06 2020",
+};
+
+Deno.test("staticFiles() reads the three HTTP-date forms and ignores anything else", async () => {
+  await withTree(async ({ root }) => {
+    await Deno.utime(`${root}/data.bin`, PAST, PAST);
+    const client = new Client(staticFiles(root)(inner));
+    const get = (headers: Record<string, string>) =>
+      client.get("/data.bin", { headers });
+    const first = await get({});
+    assert.equal(first.headers.get("last-modified"), PAST_DATES.imf);
+    for (const date of Object.values(PAST_DATES)) {
+      assert.equal(
+        (await get({ "If-Modified-Since": date })).status,
+        304,
+        date,
+      );
+      const ranged = await get({ Range: "bytes=0-9", "If-Range": date });
+      assert.equal(ranged.status, 206, date);
+    }
+    // Ten years after the file, in forms that are no HTTP-date: RFC 9110
+    // 13.1.3 says to ignore them, so the file is sent.
+    for (
+      const value of [
+        "2030-01-01",
+        "2030-01-01T00:00:00Z",
+        "Tue, 01 Jan 2030 00:00:00 UTC",
+        "Tue, 01 Jan 2030 00:00:00",
+        "tue, 01 jan 2030 00:00:00 gmt",
+        "Tue, 1 Jan 2030 00:00:00 GMT",
+        "Tue, 01 Jan 2030 00:00:00 GMT, Tue, 01 Jan 2030 00:00:00 GMT",
+        "Tuesday, 01 Jan 2030 00:00:00 GMT",
+        "Tue, 31 Feb 2030 00:00:00 GMT",
+        "Tue, 01 Jan 2030 24:00:00 GMT",
+        "1893456000",
+      ]
+    ) {
+      const response = await get({ "If-Modified-Since": value });
+      assert.equal(response.status, 200, value);
+      assert.deepEqual(response.body, DATA, value);
+    }
+    // The file's own date, but not as an HTTP-date: no range.
+    for (const value of ["2020-02-03T04:05:06Z", "2020-02-03T04:05:06.000Z"]) {
+      const response = await get({ Range: "bytes=0-9", "If-Range": value });
+      assert.equal(response.status, 200, value);
+    }
+  });
+});
+
+Deno.test("staticFiles() reads HTTP-dates as UTC whatever the time zone", async () => {
+  // Date.parse reads the asctime form in local time, and a process's time
+  // zone is fixed when it starts: so each zone gets a process of its own.
+  const module = (path: string) => JSON.stringify(import.meta.resolve(path));
+  const cases: Record<string, string>[] = [
+    // An hour before the file changed: a stale copy.
+    { "If-Modified-Since": "Mon Feb  3 03:05:06 2020" },
+    { "If-Modified-Since": PAST_DATES.asctime },
+    { "If-Range": PAST_DATES.asctime, Range: "bytes=0-1" },
+    { "If-Unmodified-Since": "Mon Feb  3 03:05:06 2020" },
+    { "If-Unmodified-Since": PAST_DATES.asctime },
+  ];
+  const code = `
+    import { staticFiles } from ${module("../../middleware/static_files.ts")};
+    import { Client } from ${module("../../testing.ts")};
+    const root = await Deno.makeTempDir({ prefix: "static_files_tz_" });
+    try {
+      await Deno.writeTextFile(root + "/f.txt", "0123456789");
+      await Deno.utime(root + "/f.txt", ${PAST}, ${PAST});
+      const client = new Client(staticFiles(root)((_environ, startResponse) => {
+        startResponse("404 Not Found", []);
+        return [];
+      }));
+      const statuses = [];
+      for (const headers of ${JSON.stringify(cases)}) {
+        statuses.push((await client.get("/f.txt", { headers })).status);
+      }
+      const offset = new Date(Date.UTC(2020, 1, 3)).getTimezoneOffset();
+      console.log(JSON.stringify({ offset, statuses }));
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  `;
+  for (
+    const [zone, offset] of [
+      ["America/New_York", 300],
+      ["Asia/Kolkata", -330],
+    ] as const
+  ) {
+    const { code: exit, stdout, stderr } = await new Deno.Command(
+      Deno.execPath(),
+      {
+        args: ["eval", "--ext=ts", code],
+        env: { TZ: zone },
+        stdout: "piped",
+        stderr: "piped",
+      },
+    ).output();
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(exit, 0, err);
+    const result = JSON.parse(new TextDecoder().decode(stdout));
+    // The child really runs in that zone.
+    assert.equal(result.offset, offset, zone);
+    assert.deepEqual(result.statuses, [200, 304, 206, 412, 200], zone);
+  }
+});
+
+Deno.test("staticFiles() answers failed If-Match and If-Unmodified-Since with 412", async () => {
+  await withTree(async ({ root }) => {
+    await Deno.utime(`${root}/data.bin`, PAST, PAST);
+    const client = new Client(staticFiles(root, { maxAge: 60 })(inner));
+    const etag = (await client.get("/data.bin")).headers.get("etag")!;
+    const status = async (headers: Record<string, string>) =>
+      (await client.get("/data.bin", { headers })).status;
+    const before = "Mon, 03 Feb 2020 04:05:05 GMT";
+    const cases: [Record<string, string>, number][] = [
+      [{ "If-Match": etag }, 200],
+      [{ "If-Match": "*" }, 200],
+      [{ "If-Match": `"other", ${etag}` }, 200],
+      [{ "If-Match": '"other"' }, 412],
+      // If-Match compares strongly (RFC 9110 13.1.1).
+      [{ "If-Match": `W/${etag}` }, 412],
+      [{ "If-Unmodified-Since": PAST_DATES.imf }, 200],
+      [{ "If-Unmodified-Since": "Tue, 01 Jan 2030 00:00:00 GMT" }, 200],
+      [{ "If-Unmodified-Since": before }, 412],
+      // Not an HTTP-date: ignored (13.1.4).
+      [{ "If-Unmodified-Since": "2019-01-01" }, 200],
+      // If-Match wins over If-Unmodified-Since (13.1.4).
+      [{ "If-Match": etag, "If-Unmodified-Since": before }, 200],
+      // Preconditions in RFC 9110 13.2.2's order: 412 before 304.
+      [{ "If-Match": '"other"', "If-None-Match": etag }, 412],
+      [{ "If-Match": etag, "If-None-Match": etag }, 304],
+      [{ "If-Unmodified-Since": before, "If-None-Match": etag }, 412],
+      [{ "If-Match": '"other"', Range: "bytes=0-1" }, 412],
+    ];
+    for (const [headers, expected] of cases) {
+      assert.equal(await status(headers), expected, JSON.stringify(headers));
+    }
+    const failed = await client.get("/data.bin", {
+      headers: { "If-Match": '"other"' },
+    });
+    assert.equal(failed.text(), "Precondition Failed\n");
+    // An error says nothing about the file, and is not to be cached.
+    for (const name of ["etag", "last-modified", "cache-control"]) {
+      assert.equal(failed.headers.get(name), null, name);
+    }
+    // Without an ETag, only * matches.
+    const none = new Client(staticFiles(root, { etag: false })(inner));
+    const get = (value: string) =>
+      none.get("/data.bin", { headers: { "If-Match": value } });
+    assert.equal((await get("*")).status, 200);
+    assert.equal((await get(etag)).status, 412);
+  });
+});
+
+Deno.test("staticFiles() takes a date in If-Range only once its second is over", async () => {
+  await withTree(async ({ root }) => {
+    // Changed "now" (a minute ahead, so that the test cannot race the
+    // clock): another change within the same second would keep the date.
+    const soon = Math.floor(Date.now() / 1000) + 60;
+    await Deno.utime(`${root}/data.bin`, soon, soon);
+    const client = new Client(staticFiles(root)(inner));
+    const first = await client.get("/data.bin");
+    const date = first.headers.get("last-modified")!;
+    assert.equal(date, new Date(soon * 1000).toUTCString());
+    const get = (ifRange: string) =>
+      client.get("/data.bin", {
+        headers: { Range: "bytes=0-9", "If-Range": ifRange },
+      });
+    assert.equal((await get(date)).status, 200);
+    // The ETag, which knows the millisecond, still works.
+    assert.equal((await get(first.headers.get("etag")!)).status, 206);
+  });
+});
+
+Deno.test("staticFiles() sends an empty file whole for a range from its first byte", async () => {
+  await withTree(async ({ root }) => {
+    await Deno.writeFile(`${root}/empty.bin`, new Uint8Array());
+    const client = new Client(staticFiles(root)(inner));
+    const range = (value: string) =>
+      client.get("/empty.bin", { headers: { Range: value } });
+    // RFC 9110 14.1.2: a suffix longer than the file means all of it; there
+    // is no 206 for zero bytes, so it is a 200, as nginx answers.
+    for (const value of ["bytes=-5", "bytes=-0", "bytes=0-", "bytes=0-9"]) {
+      const response = await range(value);
+      assert.equal(response.status, 200, value);
+      assert.equal(response.headers.get("content-length"), "0", value);
+      assert.equal(response.headers.get("content-range"), null, value);
+      assert.equal(response.body.length, 0, value);
+    }
+    const past = await range("bytes=5-");
+    assert.equal(past.status, 416);
+    assert.equal(past.headers.get("content-range"), "bytes */0");
+  });
+});
+
+Deno.test("staticFiles() sends Accept-Ranges with the whole file only, and nothing cacheable with a 416", async () => {
+  await withTree(async ({ root }) => {
+    const client = new Client(staticFiles(root, { maxAge: 60 })(inner));
+    const whole = await client.get("/data.bin");
+    assert.equal(whole.headers.get("accept-ranges"), "bytes");
+    const part = await client.get("/data.bin", {
+      headers: { Range: "bytes=0-9" },
+    });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get("accept-ranges"), null);
+    assert.ok(part.headers.get("etag"));
+    const bad = await client.get("/data.bin", {
+      headers: { Range: "bytes=5000-" },
+    });
+    assert.equal(bad.status, 416);
+    for (const name of ["etag", "last-modified", "cache-control"]) {
+      assert.equal(bad.headers.get(name), null, name);
+    }
   });
 });
 
