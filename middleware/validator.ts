@@ -768,6 +768,7 @@ class RequestLint {
   #contentLength = -1;
   #contentType = false;
   #sent = 0;
+  #closed = false;
 
   constructor(environ: Environ, startResponse: StartResponse, r: Reporter) {
     this.#environ = environ;
@@ -1024,6 +1025,14 @@ class RequestLint {
           }`,
         );
       }
+      // PEP 3333: the server calls close() "upon completion of the current
+      // request"; after it, the request's write() has nowhere to go.
+      if (this.#closed) {
+        this.#r.fail(
+          "body-after-close",
+          "Cannot write: the response is over, its body already closed",
+        );
+      }
       this.#content(args[0], "write()");
       return write(args[0]);
     };
@@ -1148,6 +1157,7 @@ class RequestLint {
     const close = (): void | Promise<void> => {
       if (state.closed) return;
       state.closed = true;
+      this.#closed = true;
       unclosed.unregister(state);
       if (typeof body.close === "function") return body.close();
       if (!done && iterator?.return) {

@@ -1085,6 +1085,30 @@ Deno.test("validator() refuses iterating an array body or another iterable after
   }
 });
 
+Deno.test("validator() refuses write() after the body was closed", async () => {
+  // wsgiref's handler: "write() before start_response()", once the response
+  // is over and its status reset.
+  let late: ((chunk: Chunk) => Promise<void>) | undefined;
+  const result = await run((_environ, startResponse) => {
+    late = startResponse("200 OK", text);
+    return ["done"];
+  });
+  assert.deepEqual(result.errors, []);
+  assert.throws(() => late!("late"), /already closed \[body-after-close\]/);
+  const found: ValidatorRule[] = [];
+  const app = validator({ onError: (error) => found.push(error.rule) })(
+    (_environ, startResponse) => {
+      late = startResponse("200 OK", text);
+      return ["done"];
+    },
+  );
+  const body = app(buildEnviron(), accept) as Body;
+  await late!("before");
+  await body.close?.();
+  assert.throws(() => late!("after"), /already closed/);
+  assert.deepEqual(found, ["body-after-close"]);
+});
+
 Deno.test("validator() reports a body that a middleware dropped without close()", async () => {
   const inner = answer("200 OK", text, ["inner"]);
   const dropping: Middleware = (app) => async (environ, startResponse) => {
