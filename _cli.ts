@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { messageOf } from "./_errors.ts";
 
 /** How one flag is read. */
 export interface FlagSpec {
@@ -100,4 +101,61 @@ export function parseSize(text: string, what: string): number {
     match[2].toLowerCase() as "" | "k" | "m" | "g"
   ];
   return Number(match[1]) * scale;
+}
+
+/**
+ * Where a CLI was told to listen, each part in the user's own words, so
+ * that an error can say what to change.
+ */
+export interface ListenArgs {
+  /** How the host was given: `--host 0.0.0.0`, or `host 127.0.0.1 (the default)`. */
+  host: string;
+  /** How the port was given: `--port 8000`, `$PORT 8000`, or `port 8000 (the default)`. */
+  port: string;
+  /** What changes the host, like `--host`. */
+  hostFlag: string;
+  /** What changes the port, like `--port`. */
+  portFlag: string;
+  /** The unix socket's path, when it listens on one (`port` names its flag). */
+  socket?: string;
+}
+
+/**
+ * The one line a CLI prints when it cannot listen: what was taken or
+ * refused, in the user's words, and what to change.
+ */
+export function listenFailure(error: unknown, where: ListenArgs): string {
+  if (where.socket !== undefined) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      return `${where.port}: a file is already there: remove it if no ` +
+        `server uses it, or pick another path with ${where.portFlag}`;
+    }
+    if (error instanceof Deno.errors.NotFound) {
+      return `${where.port}: its folder does not exist: create it, or ` +
+        `pick another path with ${where.portFlag}`;
+    }
+  } else if (error instanceof Deno.errors.AddrInUse) {
+    return `${where.port} is in use: pick another with ${where.portFlag}`;
+  } else if (error instanceof Deno.errors.AddrNotAvailable) {
+    return `${where.host} is not an address of this machine: pick one it ` +
+      `has with ${where.hostFlag}, like 127.0.0.1, or 0.0.0.0 for all`;
+  } else if (error instanceof Deno.errors.PermissionDenied) {
+    return `${where.port} is reserved for privileged processes: pick one ` +
+      `from 1024 up with ${where.portFlag}`;
+  }
+  const place = where.socket === undefined
+    ? `${where.host}, ${where.port}`
+    : where.port;
+  return `cannot listen on ${place}: ${messageOf(error)}`;
+}
+
+/**
+ * A listener that could not be opened; `cause` is the runtime's error, for
+ * {@linkcode listenFailure}.
+ */
+export class ListenError extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = "ListenError";
+  }
 }

@@ -23,11 +23,17 @@ export interface AppSpec {
   call: boolean;
 }
 
+/**
+ * The URL schemes the runtime loads modules from. A spec that starts with
+ * one of them is a URL; anything else, `app.ts:hello` included, is a path.
+ */
+const SCHEMES = new Set(["file", "http", "https", "npm", "jsr", "data"]);
+
 /** Splits `app.ts:name` or `app.ts:create()`; a bare path names no export. */
 export function parseAppSpec(spec: string): AppSpec {
   const match = /^(.+):([A-Za-z_$][\w$]*)(\(\))?$/.exec(spec);
-  // In `npm:pkg` or `jsr:@scope/pkg` the colon belongs to the specifier.
-  if (match === null || /^[a-z][a-z0-9+.-]*$/.test(match[1])) {
+  // In `npm:hono` the colon belongs to the specifier: it names no export.
+  if (match === null || SCHEMES.has(match[1])) {
     return { module: spec, call: false };
   }
   return { module: match[1], name: match[2], call: match[3] !== undefined };
@@ -35,7 +41,8 @@ export function parseAppSpec(spec: string): AppSpec {
 
 /** The module's URL: a path is taken from the working directory. */
 export function moduleUrl(module: string): URL {
-  if (/^(file|https?|jsr|npm):/.test(module)) return new URL(module);
+  const colon = module.indexOf(":");
+  if (colon > 0 && SCHEMES.has(module.slice(0, colon))) return new URL(module);
   return pathToFileURL(resolve(module));
 }
 

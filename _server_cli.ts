@@ -7,7 +7,15 @@ import type { App } from "./mod.ts";
 import { serve, type ServeOptions } from "./server.ts";
 import { accessLog, GUNICORN_FORMAT } from "./middleware/access_log.ts";
 import type { FromServerWorker, ToServerWorker } from "./_server_worker.ts";
-import { parseArgs, parsePort, parseSize, UsageError } from "./_cli.ts";
+import {
+  type ListenArgs,
+  ListenError,
+  listenFailure,
+  parseArgs,
+  parsePort,
+  parseSize,
+  UsageError,
+} from "./_cli.ts";
 import {
   type AppSpec,
   DEFAULT_EXPORTS,
@@ -51,10 +59,10 @@ Options:
                         Path prefix the app is mounted at ($SCRIPT_NAME)
   -h, --help            Show this help and exit
 
-Examples:
-  deno run -A server.ts examples/hello.ts
-  deno run -A server.ts --port 9000 myapp.ts:api
-  deno run -A server.ts -b unix:/run/app.sock myapp.ts:create()
+Examples (in a checkout of the repository):
+  deno run -A server.ts examples/simple_app.ts
+  deno run -A server.ts --port 9000 examples/router.ts:hello
+  deno run -A server.ts --access-logfile - 'examples/stack.ts:createApp()'
 `;
 
 /** What the CLI settles on from its arguments and the environment. */
@@ -63,6 +71,8 @@ export interface CliConfig {
   spec: AppSpec;
   /** The options to serve it with. */
   options: ServeOptions;
+  /** Where it listens, as the arguments said, for a failure to name. */
+  listen: ListenArgs;
   /** Isolates serving the app. */
   workers: number;
   /** How long requests in flight may take after a signal, in ms. */
@@ -110,6 +120,7 @@ export function parseServerArgs(
   let port = flags.port as string | undefined;
   let socket = flags["unix-socket"] as string | undefined;
   const bind = flags.bind as string | undefined;
+  let listen: ListenArgs;
   if (bind !== undefined) {
     if (hostname !== undefined || port !== undefined || socket !== undefined) {
       throw new UsageError(
@@ -143,11 +154,20 @@ export function parseServerArgs(
       );
     }
     options.path = socket;
+    const flag = bind === undefined ? "--unix-socket" : "--bind";
+    listen = {
+      host: `${flag} ${bind ?? socket}`,
+      port: `${flag} ${bind ?? socket}`,
+      hostFlag: flag,
+      portFlag: flag,
+      socket,
+    };
   } else {
     if (hostname !== undefined) options.hostname = hostname;
     const envPort = env("PORT");
     if (port !== undefined) options.port = parsePort(port, "--port");
     else if (envPort) options.port = parsePort(envPort, "$PORT");
+    listen = tcpListenArgs(bind, hostname, port, envPort);
   }
   const cert = flags.cert as string | undefined;
   const key = flags.key as string | undefined;
@@ -207,10 +227,40 @@ export function parseServerArgs(
   return {
     spec: parseAppSpec(positionals[0]),
     options,
+    listen,
     workers,
     drainMs,
     accessLog: log,
   };
+}
+
+/** How the arguments and `$PORT` named the TCP address, in their words. */
+function tcpListenArgs(
+  bind: string | undefined,
+  hostname: string | undefined,
+  port: string | undefined,
+  envPort: string | undefined,
+): ListenArgs {
+  const host = bind !== undefined
+    ? `--bind ${bind}`
+    : hostname !== undefined
+    ? `--host ${hostname}`
+    : "host 127.0.0.1 (the default)";
+  const hostFlag = bind === undefined ? "--host" : "--bind";
+  if (port !== undefined) {
+    return bind === undefined
+      ? { host, hostFlag, port: `--port ${port}`, portFlag: "--port" }
+      : { host, hostFlag, port: `--bind ${bind}`, portFlag: "--bind" };
+  }
+  const portFlag = bind === undefined ? "--port" : "--bind";
+  return envPort
+    ? {
+      host,
+      hostFlag,
+      port: `$PORT ${envPort}`,
+      portFlag: `${portFlag} or $PORT`,
+    }
+    : { host, hostFlag, port: "port 8000 (the default)", portFlag };
 }
 
 function parseSeconds(text: string, flag: string): number {
@@ -282,7 +332,10 @@ export async function main(args: string[]): Promise<number> {
       ? await startWorkers(config)
       : await startHere(config);
   } catch (error) {
-    console.error(`server.ts: error: ${messageOf(error)}`);
+    const line = error instanceof ListenError
+      ? listenFailure(error.cause, config.listen)
+      : messageOf(error);
+    console.error(`server.ts: error: ${line}`);
     return 1;
   }
   return await untilSignalled(running, config.drainMs);
@@ -301,7 +354,7 @@ async function startHere(config: CliConfig): Promise<Running> {
   try {
     return serve(app, config.options);
   } catch (error) {
-    throw new Error(`cannot listen: ${messageOf(error)}`);
+    throw new ListenError(`Cannot listen: ${messageOf(error)}`, error);
   }
 }
 
@@ -311,8 +364,18 @@ async function startHere(config: CliConfig): Promise<Running> {
  */
 async function startWorkers(config: CliConfig): Promise<Running> {
   // Without --unstable-net, Deno exits here (code 70) with a message that
-  // names the flag, before any worker starts.
-  Deno.listen({ hostname: "127.0.0.1", port: 0, reusePort: true }).close();
+  // names the flag, before any worker starts. Bound as the first worker
+  // will bind it, so that a port in use gets the same line as with one
+  // isolate; a worker can only report a failure as text.
+  try {
+    Deno.listen({
+      hostname: config.options.hostname ?? "127.0.0.1",
+      port: config.options.port ?? 8000,
+      reusePort: true,
+    }).close();
+  } catch (error) {
+    throw new ListenError(`Cannot listen: ${messageOf(error)}`, error);
+  }
   const workers: Worker[] = [];
   const start = (options: ServeOptions) =>
     new Promise<number>((resolve, reject) => {

@@ -22,8 +22,16 @@
  *
  * @module
  */
-import { parseArgs, parsePort, UsageError } from "./_cli.ts";
-import { parseAppSpec } from "./_load.ts";
+import {
+  type ListenArgs,
+  ListenError,
+  listenFailure,
+  parseArgs,
+  parsePort,
+  UsageError,
+} from "./_cli.ts";
+import { DEFAULT_EXPORTS, parseAppSpec } from "./_load.ts";
+import { messageOf } from "./_errors.ts";
 import { Supervisor } from "./_dev/supervisor.ts";
 import {
   DEBUGGER_PATH,
@@ -120,6 +128,9 @@ function statusColor(status: number): number {
  *
  * @param options The app and where to listen.
  * @returns The running server.
+ * @throws {Deno.errors.NotFound} A `watch` path does not exist.
+ * @throws {Error} The port is in use or the address is not this machine's;
+ * nothing has loaded then.
  *
  * @example
  * ```ts ignore
@@ -134,6 +145,20 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
   const log = options.log ?? ((line: string) => console.log(line));
   const spec = parseAppSpec(options.app);
   const hostname = options.hostname ?? "127.0.0.1";
+  const port = options.port ?? 8000;
+  const missing = missingPath(options.watch);
+  if (missing !== undefined) {
+    throw new Deno.errors.NotFound(
+      `Cannot watch ${missing}: it does not exist`,
+    );
+  }
+  // Bound and let go before the app loads, so that a port in use or an
+  // address not this machine's is said at once, not after a load.
+  try {
+    Deno.listen({ hostname, port }).close();
+  } catch (error) {
+    throw cannotListen(hostname, port, error);
+  }
   const pages = options.debugger !== false;
   const refusal = pages
     ? consoleRefusal(hostname, options.exposeConsole === true)
@@ -210,12 +235,26 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     }, { status: 404 });
   }
 
-  const server = Deno.serve({
-    hostname,
-    port: options.port ?? 8000,
-    onListen: options.onListen ??
-      ((addr) => log(`Listening on ${urlOf(addr)}`)),
-  }, async (request, info) => {
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname,
+      port,
+      onListen: options.onListen ??
+        ((addr) => log(`Listening on ${urlOf(addr)}`)),
+    }, handler);
+  } catch (error) {
+    // Another process took the port since it was tried: stop what started.
+    await watcher.close();
+    live?.close();
+    await supervisor.close();
+    throw cannotListen(hostname, port, error);
+  }
+
+  async function handler(
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Promise<Response> {
     const start = performance.now();
     // The path as received; cheaper than parsing the URL.
     const path = request.url.slice(request.url.indexOf("/", 8));
@@ -235,7 +274,7 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
       } ${(performance.now() - start).toFixed(1)} ms`,
     );
     return response;
-  });
+  }
   const addr = server.addr;
   if (debuggerConsole) {
     log(
@@ -272,6 +311,30 @@ export function consoleRefusal(
     "pass --expose-console to allow it anyway";
 }
 
+/** The first of `paths` that does not exist, if one does not. */
+function missingPath(paths: string[] | undefined): string | undefined {
+  return paths?.find((path) => {
+    try {
+      Deno.statSync(path);
+      return false;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return true;
+      throw error;
+    }
+  });
+}
+
+function cannotListen(
+  hostname: string,
+  port: number,
+  error: unknown,
+): ListenError {
+  return new ListenError(
+    `Cannot listen on ${hostname}:${port}: ${messageOf(error)}`,
+    error,
+  );
+}
+
 function urlOf(addr: Deno.NetAddr): string {
   const host = addr.hostname.includes(":")
     ? `[${addr.hostname}]`
@@ -282,6 +345,12 @@ function urlOf(addr: Deno.NetAddr): string {
 const HELP = `Serve a gateway (WSGI) app and reload it on save.
 
 Usage: deno run -A dev.ts [options] APP_MODULE[:NAME]
+
+APP_MODULE is a path to a module. NAME is the export to serve; without it
+the first of ${
+  DEFAULT_EXPORTS.map((n) => `"${n}"`).join(", ")
+} is taken. NAME() calls the
+export, an app factory, and serves what it returns.
 
 Options:
   -H, --host HOST       Host to listen on (default 127.0.0.1)
@@ -295,10 +364,16 @@ Options:
   -h, --help            Show this help and exit
 
 The console's PIN is printed at start; WSGI_DEV_PIN sets it instead.
+
+Examples (in a checkout of the repository):
+  deno run -A dev.ts examples/router.ts
+  deno run -A dev.ts --port 9000 examples/router.ts:hello
+  deno run -A dev.ts --watch examples/static 'examples/stack.ts:createApp()'
 `;
 
 async function main(args: string[]): Promise<number> {
   let options: DevOptions;
+  let where: ListenArgs;
   try {
     const { flags, positionals } = parseArgs(args, [
       { name: "host", short: "H", kind: "string" },
@@ -342,6 +417,16 @@ async function main(args: string[]): Promise<number> {
         }
       }),
     };
+    where = {
+      host: flags.host === undefined
+        ? "host 127.0.0.1 (the default)"
+        : `--host ${flags.host}`,
+      port: flags.port === undefined
+        ? "port 8000 (the default)"
+        : `--port ${flags.port}`,
+      hostFlag: "--host",
+      portFlag: "--port",
+    };
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(
@@ -349,7 +434,25 @@ async function main(args: string[]): Promise<number> {
     );
     return 2;
   }
-  const dev = await runDev(options);
+  // runDev() checks this too, in its own words; here it is said as a flag.
+  const missing = missingPath(options.watch);
+  if (missing !== undefined) {
+    console.error(
+      `dev.ts: error: --watch ${missing} does not exist: create it, or ` +
+        "give a file or folder that does",
+    );
+    return 1;
+  }
+  let dev: DevServer;
+  try {
+    dev = await runDev(options);
+  } catch (error) {
+    const line = error instanceof ListenError
+      ? listenFailure(error.cause, where)
+      : messageOf(error);
+    console.error(`dev.ts: error: ${line}`);
+    return 1;
+  }
   await new Promise<void>((resolve) => {
     const stop = () => {
       Deno.removeSignalListener("SIGINT", stop);

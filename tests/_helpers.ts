@@ -135,10 +135,12 @@ export class Spawned {
     command: string,
     args: string[],
     env: Record<string, string> = {},
+    cwd?: string,
   ) {
     this.child = new Deno.Command(command, {
       args,
       env,
+      cwd,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

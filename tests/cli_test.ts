@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Spawned } from "./_helpers.ts";
+import { moduleUrl, parseAppSpec } from "../_load.ts";
 
 const SERVER = new URL("../server.ts", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/cli/", import.meta.url).pathname;
@@ -292,6 +293,46 @@ Deno.test("cli: bad arguments exit 2 with a message naming the problem", async (
 
 // --- Finding the app --------------------------------------------------------
 
+Deno.test("parseAppSpec() reads a colon after a path as the export, and keeps a URL's scheme", () => {
+  const cases: [spec: string, module: string, name?: string, call?: true][] = [
+    ["app.ts", "app.ts"],
+    ["app.ts:hello", "app.ts", "hello"],
+    ["app.ts:create()", "app.ts", "create", true],
+    ["sub/app.ts:hello", "sub/app.ts", "hello"],
+    ["./app.ts:$app_1", "./app.ts", "$app_1"],
+    ["main:app", "main", "app"],
+    ["npm:hono", "npm:hono"],
+    ["jsr:@scope/pkg", "jsr:@scope/pkg"],
+    ["npm:pkg:app", "npm:pkg", "app"],
+    ["file:///srv/app.ts:hello", "file:///srv/app.ts", "hello"],
+    ["https://example.test/app.ts", "https://example.test/app.ts"],
+    ["http://127.0.0.1:8000/app.ts", "http://127.0.0.1:8000/app.ts"],
+  ];
+  for (const [spec, module, name, call] of cases) {
+    const expected = name === undefined
+      ? { module, call: false }
+      : { module, name, call: call ?? false };
+    assert.deepEqual(parseAppSpec(spec), expected, spec);
+  }
+});
+
+Deno.test("moduleUrl() takes a path from the working directory unless a loadable scheme starts it", () => {
+  const cwd = Deno.cwd();
+  assert.equal(moduleUrl("app.ts").href, `file://${cwd}/app.ts`);
+  assert.equal(moduleUrl("main").href, `file://${cwd}/main`);
+  for (
+    const url of [
+      "file:///srv/app.ts",
+      "https://example.test/app.ts",
+      "npm:hono",
+      "jsr:@scope/pkg",
+      "data:text/javascript,export%20default%201",
+    ]
+  ) {
+    assert.equal(moduleUrl(url).href, url);
+  }
+});
+
 Deno.test("cli: a module without an app exits 1 naming the exports it has", async () => {
   const { code, stderr } = await runCli([fixture("no_app.ts")]);
   assert.equal(code, 1, stderr);
@@ -442,7 +483,7 @@ Deno.test({
   },
 });
 
-Deno.test("cli: a port already in use exits 1 saying it cannot listen", async () => {
+Deno.test("cli: a port already in use exits 1 naming the port and the flag", async () => {
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const { code, stderr } = await runCli([
@@ -453,7 +494,10 @@ Deno.test("cli: a port already in use exits 1 saying it cannot listen", async ()
       fixture("apps.ts"),
     ]);
     assert.equal(code, 1, stderr);
-    assert.match(stderr, /server\.ts: error: cannot listen: /);
+    assert.equal(
+      stderr,
+      `server.ts: error: --port ${taken.addr.port} is in use: pick another with --port\n`,
+    );
   } finally {
     taken.close();
   }
