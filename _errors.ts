@@ -23,15 +23,31 @@ export function errorStream(sink?: ErrorSink): ErrorStream {
   };
 }
 
+// ECMA-48 escape sequences: CSI (colours, cursor moves), OSC, and the
+// two-character ones.
+const ANSI =
+  // deno-lint-ignore no-control-regex
+  /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])/g;
+
 /**
- * Renders an error for a log line: its stack when it has one. Control
- * characters are escaped so that a message cannot forge further log lines.
+ * `text` without ANSI escape sequences. Deno colours some of its own error
+ * messages (a module not found, say) whatever the output is; a page, a log
+ * file or a pipe gets them plain.
+ */
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, "");
+}
+
+/**
+ * Renders an error for a log line: its stack when it has one. Colour codes
+ * are dropped and other control characters escaped, so that a message
+ * cannot forge further log lines.
  */
 export function formatError(error: unknown): string {
   const text = error instanceof Error
     ? (error.stack ?? `${error.name}: ${error.message}`)
     : `thrown value: ${safeString(error)}`;
-  return escapeControls(text, true);
+  return escapeControls(stripAnsi(text), true);
 }
 
 function safeString(value: unknown): string {
@@ -66,7 +82,7 @@ export function describe(value: unknown): string {
   return typeof value === "undefined" ? "undefined" : `a ${typeof value}`;
 }
 
-/** An error's message, or a thrown non-Error as text. */
+/** An error's message, or a thrown non-Error as text, without colour codes. */
 export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return stripAnsi(error instanceof Error ? error.message : String(error));
 }

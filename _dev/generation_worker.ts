@@ -14,7 +14,12 @@ import { errorStream } from "../_errors.ts";
 import { Exchange, type ResponseHead } from "../_response.ts";
 import { appFromExports, type AppSpec, moduleUrl } from "../_load.ts";
 import { errors } from "../middleware/errors.ts";
-import { consoleHtml, debugPage, tracebackHtml } from "./debugger/pages.ts";
+import {
+  consoleHtml,
+  debugPage,
+  requestLine,
+  tracebackHtml,
+} from "./debugger/pages.ts";
 import { tracebackText } from "./debugger/traceback.ts";
 import { hostTrusted } from "./debugger/console.ts";
 
@@ -93,8 +98,7 @@ function withDebugger(inner: App, debug: DebugSettings): App {
   const report = (error: unknown, environ: Environ) =>
     port.postMessage({
       type: "traceback",
-      request:
-        `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`,
+      request: requestLine(environ),
       text: tracebackText(error),
     });
   if (!debug.pages) return errors({ report })(inner);

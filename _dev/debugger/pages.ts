@@ -22,23 +22,30 @@ export function escapeHtml(text: string): string {
 
 function frameHtml(frame: Frame): string {
   const where = `${escapeHtml(frame.url)}:${frame.line}:${frame.column}`;
+  // Each line ends in its own newline, so that the highlighted one, a
+  // block, is not followed by an empty line.
   const source = frame.source
     ? `<pre class="source">${
       frame.source.lines.map((text, i) => {
         const number = frame.source!.first + i;
-        const line = `<span class="n">${number}</span> ${escapeHtml(text)}`;
+        const line = `<span class="n">${number}</span> ${escapeHtml(text)}\n`;
         return number === frame.line ? `<b class="here">${line}</b>` : line;
-      }).join("\n")
+      }).join("")
     }</pre>`
     : "";
   return `<li class="frame ${frame.kind}"><code class="fn">${
-    escapeHtml(frame.fn || "<module>")
+    escapeHtml(frame.fn)
   }</code> <span class="where">${where}</span> <span class="kind">${frame.kind}</span>${source}</li>`;
+}
+
+/** The request as its request line has it: method, path and query. */
+export function requestLine(environ: Environ): string {
+  return `${environ.REQUEST_METHOD} ${environ.RAW_URI}`;
 }
 
 const STYLE =
   `body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem}
-h1{font-size:1.3rem;color:#b00020}.request{color:#555}ol{padding:0;list-style:none}
+h1{font-size:1.3rem;color:#b00020}.message{margin-top:-.5rem;white-space:pre-wrap}.request{color:#555}ol{padding:0;list-style:none}
 .frame{border:1px solid #ddd;border-radius:4px;margin:.5rem 0;padding:.4rem .6rem}
 .frame.app{border-color:#b00020}.kind{float:right;color:#777;font-size:.8rem}
 .source{background:#f6f6f6;padding:.4rem;overflow:auto}.here{background:#ffe3e3;display:block}
@@ -129,11 +136,18 @@ export function tracebackHtml(
   const frames = framesOf(error);
   const app = frames.filter((frame) => frame.kind === "app");
   const other = frames.filter((frame) => frame.kind !== "app");
+  // A heading holds one line; the rest of a message (a syntax error's
+  // excerpt, a failed import's place) keeps its own lines below.
+  const [first, ...rest] = headline(error).split("\n");
   return `<!doctype html>
-<html><head><meta charset="utf-8"><title>${escapeHtml(headline(error))}</title>
+<html><head><meta charset="utf-8"><title>${escapeHtml(first)}</title>
 <style>${STYLE}</style></head><body>
-<h1>${escapeHtml(headline(error))}</h1>
-<p class="request">${escapeHtml(subtitle)}</p>
+<h1>${escapeHtml(first)}</h1>
+${
+    rest.length > 0
+      ? `<pre class="message">${escapeHtml(rest.join("\n"))}</pre>\n`
+      : ""
+  }<p class="request">${escapeHtml(subtitle)}</p>
 <h2>Your code</h2>
 <ol class="frames app">${
     app.map(frameHtml).join("\n") || "<li>No frame of the app's own code.</li>"
@@ -161,7 +175,7 @@ export function debugPage(
     ? {
       body: tracebackHtml(
         error,
-        `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`,
+        requestLine(environ),
         console,
       ),
       contentType: "text/html; charset=utf-8",

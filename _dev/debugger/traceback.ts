@@ -6,13 +6,18 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { stripAnsi } from "../../_errors.ts";
+import { insideFunction } from "./scope.ts";
 
 /** Who a frame's code belongs to. */
 export type FrameKind = "app" | "library" | "runtime";
 
 /** One frame of a stack, most recent first. */
 export interface Frame {
-  /** The function, or `""` for top-level code. */
+  /**
+   * The function's name: `<anonymous>` for a function without one,
+   * `<module>` for a module's top-level code.
+   */
   fn: string;
   /** The module's URL as the stack names it. */
   url: string;
@@ -23,8 +28,9 @@ export interface Frame {
   source?: { first: number; lines: string[] };
 }
 
-// "    at fn (url:line:col)" or "    at url:line:col".
-const FRAME = /^\s*at (?:(.*?) \()?(.+?):(\d+):(\d+)\)?$/;
+// "    at fn (url:line:col)" or "    at url:line:col", either after "async "
+// when the frame awaited.
+const FRAME = /^\s*at (?:async )?(?:(.*?) \()?(.+?):(\d+):(\d+)\)?$/;
 const LIBRARY = new URL("../../", import.meta.url).href;
 const RADIUS = 5;
 
@@ -38,63 +44,98 @@ function kindOf(url: string): FrameKind {
     : "app";
 }
 
-function sourceAround(url: string, line: number): Frame["source"] {
-  if (!url.startsWith("file:")) return undefined;
-  try {
-    const lines = Deno.readTextFileSync(fileURLToPath(url)).split("\n");
+/** Reads each local module once per traceback. */
+class Sources {
+  #texts = new Map<string, string[] | undefined>();
+
+  lines(url: string): string[] | undefined {
+    if (!url.startsWith("file:")) return undefined;
+    if (!this.#texts.has(url)) {
+      try {
+        const lines = Deno.readTextFileSync(fileURLToPath(url)).split("\n");
+        // A file's last newline ends its last line; no empty one follows.
+        if (lines.at(-1) === "") lines.pop();
+        this.#texts.set(url, lines);
+      } catch {
+        this.#texts.set(url, undefined);
+      }
+    }
+    return this.#texts.get(url);
+  }
+
+  around(url: string, line: number): Frame["source"] {
+    const lines = this.lines(url);
+    if (lines === undefined) return undefined;
     const first = Math.max(1, line - RADIUS);
     return { first, lines: lines.slice(first - 1, line + RADIUS) };
-  } catch {
-    return undefined;
+  }
+
+  /** A nameless frame's name: top-level code unless its place is in a function. */
+  nameless(url: string, line: number, column: number): string {
+    const lines = this.lines(url);
+    return lines !== undefined &&
+        !insideFunction(lines.join("\n"), line, column)
+      ? "<module>"
+      : "<anonymous>";
   }
 }
 
-// A syntax error names its place in its message, not in its stack.
+// A module that fails to load names its place in its message (a syntax
+// error, a missing module or export), not in its stack.
 const PLACE = /at (file:\/\/\S+?):(\d+):(\d+)/;
 
 /**
  * The frames of `error`'s stack, with source lines for local files. A
- * syntax error's own place, which its message names, comes first.
+ * failed import's own place, which its message names, comes first.
  */
 export function framesOf(error: unknown): Frame[] {
-  const stack = error instanceof Error ? error.stack ?? "" : "";
+  if (!(error instanceof Error)) return [];
+  const message = stripAnsi(error.message);
+  let stack = stripAnsi(error.stack ?? "");
+  // The stack starts with the message, whose lines are not frames.
+  const head = `${error.name}: ${message}`;
+  if (stack.startsWith(head)) stack = stack.slice(head.length);
+  const sources = new Sources();
   const frames: Frame[] = [];
-  const place = error instanceof SyntaxError ? PLACE.exec(error.message) : null;
+  const place = PLACE.exec(message);
   if (place !== null) {
     const [, url, line, column] = place;
     frames.push({
-      fn: "",
+      fn: "<module>",
       url,
       line: Number(line),
       column: Number(column),
       kind: kindOf(url),
-      source: sourceAround(url, Number(line)),
+      source: sources.around(url, Number(line)),
     });
   }
   for (const text of stack.split("\n")) {
     const match = FRAME.exec(text);
     if (match === null) continue;
-    const [, fn = "", url, line, column] = match;
-    const frame: Frame = {
-      fn: fn.replace(/^async /, ""),
+    const [, fn, url] = match;
+    const line = Number(match[3]);
+    const column = Number(match[4]);
+    frames.push({
+      fn: fn || sources.nameless(url, line, column),
       url,
-      line: Number(line),
-      column: Number(column),
+      line,
+      column,
       kind: kindOf(url),
-    };
-    frame.source = sourceAround(url, frame.line);
-    frames.push(frame);
+      source: sources.around(url, line),
+    });
   }
   return frames;
 }
 
 /** The error's first line: its name and message. */
 export function headline(error: unknown): string {
-  return error instanceof Error
-    ? `${error.name}: ${error.message}`
-    : `Uncaught ${
-      typeof error === "string" ? JSON.stringify(error) : String(error)
-    }`;
+  return stripAnsi(
+    error instanceof Error
+      ? `${error.name}: ${error.message}`
+      : `Uncaught ${
+        typeof error === "string" ? JSON.stringify(error) : String(error)
+      }`,
+  );
 }
 
 /** A plain-text traceback, most recent call first, for terminals and copying. */
@@ -105,9 +146,9 @@ export function tracebackText(
   const lines = [headline(error), "", "Traceback (most recent call first):"];
   for (const frame of frames) {
     lines.push(
-      `  ${frame.kind === "app" ? "*" : " "} at ${
-        frame.fn || "<module>"
-      } (${frame.url}:${frame.line}:${frame.column})`,
+      `  ${
+        frame.kind === "app" ? "*" : " "
+      } at ${frame.fn} (${frame.url}:${frame.line}:${frame.column})`,
     );
     const text = frame.source?.lines[frame.line - frame.source.first];
     if (text !== undefined) lines.push(`        ${text.trim()}`);

@@ -103,7 +103,7 @@ Deno.test("runDev() shows where a syntax error is, with its source lines", async
     assert.ok(page.includes(`${pathToFileURL(join(dir, "lib.ts")).href}:2:`));
     assert.match(
       page,
-      /<b class="here"><span class="n">2<\/span> {3}throw new Error\(what;<\/b>/,
+      /<b class="here"><span class="n">2<\/span> {3}throw new Error\(what;\n<\/b><span class="n">3<\/span> }\n<\/pre>/,
     );
     const text = await (await fetch(dev.url)).text();
     assert.match(
@@ -111,4 +111,112 @@ Deno.test("runDev() shows where a syntax error is, with its source lines", async
       /^The app failed to load[\s\S]*Traceback \(most recent call first\):\n {2}\* at <module> \(file:/,
     );
   });
+});
+
+/** The frames of a traceback page's list, `app` or `other`, as text. */
+function framesIn(page: string, list: "app" | "other"): string[] {
+  const ol = page.match(
+    new RegExp(`<ol class="frames ${list}">([\\s\\S]*?)</ol>`),
+  )?.[1] ?? "";
+  return [...ol.matchAll(
+    /<code class="fn">([^<]*)<\/code> <span class="where">([^<]*)<\/span>/g,
+  )].map(([, fn, where]) => `${fn} ${where.replace(/^file:\/\/\S+\//, "")}`);
+}
+
+const HANDLER = `async function step(): Promise<never> {
+  await null;
+  throw new Error("step failed");
+}
+export default async function handler(environ: { PATH_INFO: string }, startResponse: (s: string, h: [string, string][]) => unknown) {
+  if (environ.PATH_INFO === "/async") await (async () => { await step(); })();
+  if (environ.PATH_INFO === "/callback") [1].map(() => { throw new Error("in a callback"); });
+  startResponse("200 OK", [["Content-Type", "text/plain"]]);
+  return ["fine"];
+}
+`;
+
+async function htmlPage(url: string): Promise<string> {
+  const response = await fetch(url, { headers: { Accept: "text/html" } });
+  assert.equal(response.status, 500);
+  return await response.text();
+}
+
+Deno.test("tracebackHtml() sets an async handler's frames, named or not, with the app's own", async () => {
+  await withDev(await tempProject({ "app.ts": HANDLER }), async (dev) => {
+    const page = await htmlPage(`${dev.url}async`);
+    assert.deepEqual(framesIn(page, "app"), [
+      "step app.ts:3:9",
+      "&lt;anonymous&gt; app.ts:6:60",
+      "handler app.ts:6:39",
+    ]);
+    assert.ok(framesIn(page, "other").every((frame) => !/app\.ts/.test(frame)));
+  });
+});
+
+Deno.test("tracebackText() names an anonymous function <anonymous> and top-level code <module>", async () => {
+  const dir = await tempProject({
+    "app.ts": HANDLER,
+    "lib.ts": '[1].forEach(() => {\n  throw new Error("at import");\n});\n',
+  });
+  await withDev(dir, async (dev) => {
+    const page = await htmlPage(`${dev.url}callback`);
+    assert.deepEqual(framesIn(page, "app"), [
+      "&lt;anonymous&gt; app.ts:7:64",
+      "handler app.ts:7:46",
+    ]);
+
+    await Deno.writeTextFile(
+      join(dir, "app.ts"),
+      `import "./lib.ts";\n${HANDLER}`,
+    );
+    const deadline = Date.now() + 10_000;
+    let text = "";
+    while (!text.includes("failed to load")) {
+      assert.ok(Date.now() < deadline, `never failed to load: ${text}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      text = await (await fetch(dev.url)).text();
+    }
+    assert.match(
+      text,
+      /\* at <anonymous> \(file:\S+\/lib\.ts:2:9\)\n.*\n {2}\* at <module> \(file:\S+\/lib\.ts:1:5\)/,
+    );
+  });
+});
+
+Deno.test("runDev() shows a failed import's own line, without colour codes", async () => {
+  const dir = await tempProject({
+    "app.ts": 'import { x } from "./missing.ts";\nexport default () => x;\n',
+  });
+  await withDev(dir, async (dev) => {
+    const page = await htmlPage(dev.url);
+    assert.ok(!page.includes("\x1b"), "no ANSI codes on the page");
+    assert.match(
+      page,
+      /<h1>TypeError: Module not found &quot;file:\S+\/missing\.ts&quot;\.<\/h1>\n<pre class="message"> {4}at file:\S+\/app\.ts:1:19[\s\S]*?<\/pre>/,
+    );
+    assert.deepEqual(framesIn(page, "app"), ["&lt;module&gt; app.ts:1:19"]);
+    assert.match(
+      page,
+      /<b class="here"><span class="n">1<\/span> import \{ x \} from &quot;\.\/missing\.ts&quot;;/,
+    );
+    assert.ok(!page.includes("No frame of the app's own code"));
+
+    const text = await (await fetch(dev.url)).text();
+    assert.ok(!text.includes("\x1b"), "no ANSI codes in the text");
+    assert.match(text, /\n {2}\* at <module> \(file:\S+\/app\.ts:1:19\)\n/);
+  });
+});
+
+Deno.test("debugPage() shows the request line with its query string", async () => {
+  const lines: string[] = [];
+  await withDev(await project(), async (dev) => {
+    const page = await htmlPage(`${dev.url}boom?a=1&b=%20`);
+    assert.match(page, /<p class="request">GET \/boom\?a=1&amp;b=%20<\/p>/);
+    const text = await (await fetch(`${dev.url}boom?c=3`)).text();
+    assert.match(text, /^Error: cannot <b>compute<\/b>\n/);
+  }, { log: (line) => lines.push(line) });
+  assert.ok(
+    lines.some((line) => line.startsWith("error in GET /boom?a=1&b=%20: ")),
+    lines.join("\n"),
+  );
 });
