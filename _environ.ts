@@ -31,6 +31,11 @@ export interface EnvironContext {
   errors: ErrorStream;
   /** `wsgi.multiprocess`. */
   multiprocess: boolean;
+  /**
+   * `wsgi.url_scheme`: the connection's. Undefined to take it from the URL,
+   * for requests that never came over a connection (the test client).
+   */
+  urlScheme?: "http" | "https";
   /** Largest request body in bytes that `wsgi.input` hands out. */
   maxBodySize: number;
 }
@@ -59,6 +64,8 @@ export interface SignalSource {
 }
 
 const VERSION = Object.freeze([1, 0] as const);
+const NON_ASCII = /[^\0-\x7f]/;
+const encoder = new TextEncoder();
 
 /**
  * Builds the environ for one request. With `eager`, every key is filled in
@@ -72,16 +79,23 @@ export function makeEnviron(
   eager = false,
 ): Environ {
   const url = req.url;
-  // Deno builds `url` from the scheme (`http`, `https`, `http+unix`), the
-  // Host header and the request target as received, so it is read by
-  // position, not parsed.
+  // Deno builds `url` from the scheme, the authority (the Host header, or the
+  // request target's in absolute form) and the target's path and query as
+  // received, so it is read by position, not parsed. That is sound only
+  // once checkRequest() has made sure the authority has no "/" or "?".
   const authorityStart = url.indexOf("://") + 3;
-  const https = authorityStart === 8 && url.startsWith("https");
-  let pathStart = url.indexOf("/", authorityStart);
-  if (pathStart < 0) pathStart = url.length;
-  const rawUri = pathStart < url.length ? url.slice(pathStart) : "/";
+  const pathStart = authorityEnd(url, authorityStart);
+  let rawUri = pathStart < url.length ? url.slice(pathStart) : "/";
+  // A target without a path (absolute form) means "/" (RFC 9112 3.2.1).
+  if (rawUri.charCodeAt(0) === 63) rawUri = "/" + rawUri;
+  // Deno decodes raw bytes above 0x7F in the target as UTF-8; the app gets
+  // them back as bytes, as Latin-1, like the %XX form of the same bytes.
+  rawUri = utf8AsNative(rawUri);
   const q = rawUri.indexOf("?");
   const rawPath = q < 0 ? rawUri : rawUri.slice(0, q);
+  const https = ctx.urlScheme === undefined
+    ? authorityStart === 8 && url.startsWith("https")
+    : ctx.urlScheme === "https";
 
   let scriptName = ctx.scriptName;
   let path = unquoteNative(rawPath);
@@ -315,6 +329,31 @@ export function unquoteNative(path: string): string {
     /%([0-9A-Fa-f]{2})/g,
     (_, hex: string) => String.fromCharCode(parseInt(hex, 16)),
   );
+}
+
+/**
+ * Where the authority that starts at `start` in a URL from `Deno.serve`
+ * ends: at the first "/" or "?", else at the end.
+ */
+export function authorityEnd(url: string, start: number): number {
+  let end = start;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === 47 || c === 63) break;
+    end++;
+  }
+  return end;
+}
+
+/** `text` encoded as UTF-8, the bytes as Latin-1 characters. */
+function utf8AsNative(text: string): string {
+  if (!NON_ASCII.test(text)) return text;
+  const bytes = encoder.encode(text);
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return out;
 }
 
 /** Splits `host[:port]` (IPv6 in brackets) into name and port. */

@@ -19,6 +19,7 @@ import type { AppLike, Environ, ErrorSink } from "./mod.ts";
 import { toApp } from "./_app.ts";
 import { type EnvironContext, makeEnviron } from "./_environ.ts";
 import { errorStream, formatError } from "./_errors.ts";
+import { checkRequest } from "./_request_checks.ts";
 import {
   Exchange,
   internalError,
@@ -71,6 +72,15 @@ export interface FetchHandlerOptions {
   serverName?: string;
   /** See {@linkcode FetchHandlerOptions.serverName}. */
   serverPort?: number;
+  /**
+   * `wsgi.url_scheme`: the scheme of the connection the handler serves.
+   * `serve()` knows it (`"https"` with a certificate) and `fetchExport()`
+   * serves plain HTTP under `deno serve`. A handler of your own
+   * `Deno.serve({ cert, key })` should say `"https"`: when omitted, the scheme
+   * is read from the request's URL, where a request in absolute form
+   * (`GET https://host/ HTTP/1.1`) can name one of the client's choosing.
+   */
+  urlScheme?: "http" | "https";
   /**
    * `wsgi.multiprocess`: whether other processes or isolates serve the same
    * app.
@@ -154,6 +164,7 @@ function context(options: FetchHandlerOptions): EnvironContext {
     scriptName,
     errors: errorStream(options.errors),
     multiprocess: options.multiprocess ?? false,
+    urlScheme: options.urlScheme,
     maxBodySize,
   };
 }
@@ -172,6 +183,8 @@ function handlerFor(
   const run = toApp(app);
   const limit = ctx.maxBodySize;
   return function handle(request, info) {
+    const rejected = checkRequest(request, info);
+    if (rejected !== undefined) return rejected;
     if (limit !== Infinity) {
       const length = request.headers.get("content-length");
       if (length !== null && Number(length) > limit) return tooLarge(limit);
@@ -269,7 +282,12 @@ export function fetchExport(
   options: FetchHandlerOptions = {},
 ): { fetch: FetchHandler } {
   return {
-    fetch: handlerFor(app, context(options), timeLimit(options), true),
+    fetch: handlerFor(
+      app,
+      context({ ...options, urlScheme: options.urlScheme ?? "http" }),
+      timeLimit(options),
+      true,
+    ),
   };
 }
 
@@ -295,7 +313,10 @@ export function fetchExport(
  * ```
  */
 export function serve(app: AppLike, options: ServeOptions = {}): Server {
-  const ctx = context(options);
+  const ctx = context({
+    ...options,
+    urlScheme: options.cert === undefined ? "http" : "https",
+  });
   const handler = handlerFor(app, ctx, timeLimit(options), true);
   const onListen = options.onListen ?? ((addr) => {
     console.log(`Listening on ${baseUrl(addr, options.cert !== undefined)}`);

@@ -117,6 +117,8 @@ function withDebugger(inner: App, debug: DebugSettings): App {
 // What the server would know once; SERVER_NAME comes from the Host header.
 const context = {
   scriptName: "",
+  // The supervisor listens on plain HTTP.
+  urlScheme: "http" as const,
   errors: errorStream(),
   multiprocess: false,
   maxBodySize: Infinity,

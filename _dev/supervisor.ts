@@ -17,6 +17,7 @@ import type {
   ToWorker,
 } from "./generation_worker.ts";
 import { escapeHtml } from "./debugger/pages.ts";
+import { checkRequest } from "../_request_checks.ts";
 
 const WORKER = new URL("./generation_worker.ts", import.meta.url);
 
@@ -304,7 +305,9 @@ export class Supervisor {
     info: Deno.ServeHandlerInfo,
   ): Promise<Response> | Response => {
     const current = this.#current;
-    if (current instanceof Generation) return current.handle(request, info);
+    if (current instanceof Generation) {
+      return checkRequest(request, info) ?? current.handle(request, info);
+    }
     return failurePage(
       current ?? plainFailure("The app has not loaded yet"),
       request,

@@ -197,7 +197,7 @@ Deno.test("Client() and the environ agree on what a request carries", async () =
   const response = await client.post("/", { form: { a: "1" } });
   assert.deepEqual(response.json(), {
     method: "POST",
-    type: "application/x-www-form-urlencoded;charset=UTF-8",
+    type: "application/x-www-form-urlencoded",
     length: "3",
     agent: null,
   });
@@ -247,4 +247,33 @@ Deno.test("makeEnviron() gives one CONTENT_LENGTH for two equal Content-Length l
     );
     assert.equal(parseRaw(text).body, "3 dup");
   });
+});
+
+Deno.test("fetchExport() serves plain HTTP: wsgi.url_scheme is not the target's", async () => {
+  const { fetchExport } = await import("../server.ts");
+  let scheme: unknown;
+  const app: App = (environ, startResponse) => {
+    scheme = environ["wsgi.url_scheme"];
+    startResponse("204 No Content", []);
+    return [];
+  };
+  const info = {
+    remoteAddr: { transport: "tcp", hostname: "10.1.2.3", port: 5555 },
+    completed: Promise.resolve(),
+  } as Deno.ServeHandlerInfo<Deno.NetAddr>;
+  const request = new Request("https://example.test/", {
+    headers: { host: "example.test" },
+  });
+  await fetchExport(app).fetch(request, info);
+  assert.equal(scheme, "http");
+  await toFetchHandler(app, { urlScheme: "http" })(request, info);
+  assert.equal(scheme, "http");
+  // Without urlScheme the URL says it, as for the test client's requests.
+  await toFetchHandler(app)(request, info);
+  assert.equal(scheme, "https");
+  await fetchExport(app, { urlScheme: "https" }).fetch(
+    new Request("http://example.test/"),
+    info,
+  );
+  assert.equal(scheme, "https");
 });

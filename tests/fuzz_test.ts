@@ -1818,12 +1818,6 @@ const LET_THROUGH: [string, string, string, string][] = [
     "GET /lead 0",
   ],
   [
-    "no Host header",
-    `GET /nohost HTTP/1.1\r\n${CLOSE}\r\n`,
-    "HTTP/1.1 200 OK",
-    "GET /nohost 0",
-  ],
-  [
     "an empty Host header",
     `GET /empty HTTP/1.1\r\nHost:\r\n${CLOSE}\r\n`,
     "HTTP/1.1 200 OK",

@@ -609,3 +609,225 @@ Deno.test("requestTimeout must be a positive number of milliseconds", () => {
     /requestTimeout 0: it must be a number of milliseconds/,
   );
 });
+
+/** Sends `head` raw and returns the status line and the body. */
+async function rawStatus(
+  port: number,
+  head: string,
+): Promise<{ status: string; body: string }> {
+  const { text } = await rawRequest(port, head);
+  const { head: lines, body } = parseRaw(text);
+  return { status: lines[0], body };
+}
+
+/** An app that must not run: it counts the calls that reach it. */
+function counted(): { app: App; calls: () => number } {
+  let calls = 0;
+  return {
+    app: (_environ, startResponse) => {
+      calls++;
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      return ["app ran"];
+    },
+    calls: () => calls,
+  };
+}
+
+Deno.test("serve() reads the path from the request target alone, never from the Host header", async () => {
+  await withServer(echo, async (_server, port) => {
+    const { status, body } = await rawStatus(
+      port,
+      "GET /public/x HTTP/1.1\r\nHost: h/admin/secret?\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(status, "HTTP/1.1 400 Bad Request");
+    assert.match(body, /Host header .*RFC 9112 section 3\.2/);
+    assert.doesNotMatch(body, /admin|secret/);
+    // Sound hosts, IPv6 and an empty port included, keep the target's path.
+    for (const host of ["h", "h:8080", "[::1]:80", "h:", "xn--caf-dma.test"]) {
+      const environ = await rawEcho(
+        port,
+        `GET /public/x?q HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(environ.PATH_INFO, "/public/x", host);
+      assert.equal(environ.QUERY_STRING, "q", host);
+      assert.equal(environ.HTTP_HOST, host);
+    }
+  });
+});
+
+Deno.test("serve() answers 400 to a Host that is not a host and an optional port", async () => {
+  const { app, calls } = counted();
+  await withServer(app, async (_server, port) => {
+    for (
+      const host of [
+        "h/x",
+        "h?x",
+        "h#x",
+        "user@h",
+        "h h",
+        "h\\x",
+        "h:8x",
+        "[::1",
+        "[zz::1]",
+        "h%4",
+        "H\xe9",
+      ]
+    ) {
+      const { status, body } = await rawStatus(
+        port,
+        `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(status, "HTTP/1.1 400 Bad Request", host);
+      assert.match(body, /Host header/, host);
+    }
+  });
+  assert.equal(calls(), 0);
+});
+
+Deno.test("serve() answers 400 to an HTTP/1.1 request without Host", async () => {
+  const { app, calls } = counted();
+  await withServer(app, async (_server, port) => {
+    const { status, body } = await rawStatus(
+      port,
+      "GET /x HTTP/1.1\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(status, "HTTP/1.1 400 Bad Request");
+    assert.match(body, /no Host header.*RFC 9112 section 3\.2/);
+    // An empty Host is what RFC 9110 7.2 asks for when there is no authority.
+    const empty = await rawStatus(
+      port,
+      "GET /x HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(empty.status, "HTTP/1.1 200 OK");
+  });
+  assert.equal(calls(), 1);
+});
+
+Deno.test("serve() gives raw bytes in the target as Latin-1, as their %XX form", async () => {
+  await withServer(echo, async (_server, port) => {
+    const raw = await rawEcho(
+      port,
+      "GET /\xe2\x98\x95/caf\xc3\xa9?q=\xc3\xa9 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    const encoded = await rawEcho(
+      port,
+      "GET /%E2%98%95/caf%C3%A9?q=%C3%A9 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(raw.PATH_INFO, "/\xe2\x98\x95/caf\xc3\xa9");
+    assert.equal(raw.PATH_INFO, encoded.PATH_INFO);
+    assert.equal(raw.QUERY_STRING, "q=\xc3\xa9");
+    assert.equal(raw.RAW_URI, "/\xe2\x98\x95/caf\xc3\xa9?q=\xc3\xa9");
+  });
+  // pathInfo() and the Router read it as text, not a 500.
+  const { pathInfo } = await import("../util.ts");
+  const { Router } = await import("../middleware/router.ts");
+  const router = new Router();
+  router.get("/:drink", (environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+    return [
+      `${pathInfo(environ)} ${JSON.stringify(environ["wsgiorg.routing_args"])}`,
+    ];
+  });
+  await withServer(router, async (_server, port) => {
+    const { status, body } = await rawStatus(
+      port,
+      "GET /\xe2\x98\x95 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(status, "HTTP/1.1 200 OK");
+    assert.match(decodeNative(body), /^\/☕ /);
+  });
+});
+
+Deno.test("serve() takes wsgi.url_scheme from the connection, not from an absolute-form target", async () => {
+  await withServer(echo, async (_server, port) => {
+    const environ = await rawEcho(
+      port,
+      "GET https://example.test/s?q HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(environ["wsgi.url_scheme"], "http");
+    assert.equal(environ.PATH_INFO, "/s");
+    assert.equal(environ.QUERY_STRING, "q");
+    // Absolute form with no path is the path "/" (RFC 9112 3.2.1).
+    const bare = await rawEcho(
+      port,
+      "GET http://example.test?q HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(bare.PATH_INFO, "/");
+    assert.equal(bare.QUERY_STRING, "q");
+  });
+});
+
+Deno.test("serve() answers 400 to a target with a fragment or userinfo", async () => {
+  const { app, calls } = counted();
+  await withServer(app, async (_server, port) => {
+    for (
+      const [target, rule] of [
+        ["/frag#part?x", /fragment.*RFC 9112 section 3\.2/],
+        ["/a?b#c", /fragment/],
+        ["http://h/c#d", /fragment/],
+        ["http://a#b/c", /authority of the request target/],
+        ["http://user:pw@h/s", /authority of the request target.*4\.2\.4/],
+      ] as const
+    ) {
+      const { status, body } = await rawStatus(
+        port,
+        `GET ${target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(status, "HTTP/1.1 400 Bad Request", target);
+      assert.match(body, rule, target);
+      assert.doesNotMatch(body, /part|user|pw/, target);
+    }
+  });
+  assert.equal(calls(), 0);
+});
+
+Deno.test("serve() answers 400 to two Content-Type fields, and keeps one with a quoted comma", async () => {
+  await withServer(echo, async (_server, port) => {
+    const { status, body } = await rawStatus(
+      port,
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\n" +
+        "Content-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(status, "HTTP/1.1 400 Bad Request");
+    assert.match(
+      body,
+      /Content-Type .*singleton.*RFC 9110 sections 5\.3 and 8\.3/,
+    );
+    const environ = await rawEcho(
+      port,
+      'POST / HTTP/1.1\r\nHost: h\r\nContent-Type: multipart/form-data; boundary="a,b"\r\n' +
+        "Content-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(environ.CONTENT_TYPE, 'multipart/form-data; boundary="a,b"');
+  });
+});
+
+Deno.test("toFetchHandler() and fetchExport() check a request as serve() does", async () => {
+  const { app, calls } = counted();
+  const { fetchExport } = await import("../server.ts");
+  for (const handler of [toFetchHandler(app), fetchExport(app).fetch]) {
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      handler,
+    );
+    try {
+      for (
+        const head of [
+          "GET /public HTTP/1.1\r\nHost: h/admin\r\n",
+          "GET /public HTTP/1.1\r\n",
+          "GET /a#b HTTP/1.1\r\nHost: h\r\n",
+          "GET / HTTP/1.1\r\nHost: h\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n",
+        ]
+      ) {
+        const { status } = await rawStatus(
+          server.addr.port,
+          `${head}Connection: close\r\n\r\n`,
+        );
+        assert.equal(status, "HTTP/1.1 400 Bad Request", head);
+      }
+    } finally {
+      await server.shutdown();
+    }
+  }
+  assert.equal(calls(), 0);
+});

@@ -1,0 +1,108 @@
+/**
+ * The checks of a request's head that `Deno.serve` leaves to its handler:
+ * the Host header, the request target's authority and fragment, and the
+ * singleton Content-Type. Every entry that takes a `Request` from
+ * `Deno.serve` calls {@linkcode checkRequest} before it builds an environ,
+ * so that the environ can read the path by position (see `makeEnviron`).
+ *
+ * @module
+ */
+import { authorityEnd, type RequestParts } from "./_environ.ts";
+import { isHostAndPort } from "./_host.ts";
+
+// The bodies name the rule and never echo what the client sent.
+const NO_HOST =
+  "Bad Request: the request has no Host header, which HTTP/1.1 requires (RFC 9112 section 3.2)\n";
+const BAD_HOST =
+  "Bad Request: the Host header is not a host and an optional port (RFC 9112 section 3.2, RFC 3986 section 3.2.2)\n";
+const BAD_AUTHORITY =
+  "Bad Request: the authority of the request target is not a host and an optional port (RFC 9110 section 4.2.4, RFC 3986 section 3.2.2)\n";
+const FRAGMENT =
+  "Bad Request: the request target has a fragment, which a request target never has (RFC 9112 section 3.2)\n";
+const CONTENT_TYPE =
+  "Bad Request: Content-Type is not one media type; it is a singleton field, given once (RFC 9110 sections 5.3 and 8.3)\n";
+
+function badRequest(text: string): Response {
+  return new Response(text, {
+    status: 400,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/**
+ * The 400 that `req` gets before any app runs, or undefined when its head
+ * is sound. `info` says the request came over a connection (from
+ * `Deno.serve`), where a missing Host can be told apart.
+ *
+ * `req.url` is the scheme, then the request target's authority (absolute
+ * form, or HTTP/2's `:authority`) or else the Host header as received, or
+ * else `localhost:<port>` (a unix socket: its path percent-encoded), then
+ * the target's path and query as received.
+ */
+export function checkRequest(
+  req: RequestParts,
+  info: Deno.ServeHandlerInfo | undefined,
+): Response | undefined {
+  const url = req.url;
+  const headers = req.headers;
+  const host = headers.get("host");
+  const start = url.indexOf("://") + 3;
+  // 1. A Host that is not a host would move the path's start (RFC 9112 3.2).
+  if (host === null) {
+    if (info !== undefined && isFallbackHost(url, start)) {
+      return badRequest(NO_HOST);
+    }
+  } else if (!isHostAndPort(host)) {
+    return badRequest(BAD_HOST);
+  }
+  // 2. With a sound Host, the authority is the target's or the Host itself.
+  const end = authorityEnd(url, start);
+  const authority = url.slice(start, end);
+  if (authority !== host && !isHostAndPort(authority)) {
+    return badRequest(BAD_AUTHORITY);
+  }
+  // 3. A "#" is not in the grammar of a request target.
+  if (url.indexOf("#", end) >= 0) return badRequest(FRAGMENT);
+  // 4. Deno joins repeated fields with ", "; one media type has a comma
+  // only inside a quoted string (RFC 9110 8.3.1).
+  const type = headers.get("content-type");
+  if (type !== null && type.includes(",") && hasBareComma(type)) {
+    return badRequest(CONTENT_TYPE);
+  }
+  return undefined;
+}
+
+/**
+ * Whether the authority at `start` is the one `Deno.serve` puts in place of
+ * a missing Host: `localhost:<port>`, or a unix socket's path. Over TLS an
+ * HTTP/2 request carries `:authority` instead of Host and may name
+ * `localhost` too, and Deno does not say which version a request came in, so
+ * only plain connections are checked.
+ */
+function isFallbackHost(url: string, start: number): boolean {
+  if (url.startsWith("http+unix://%2F")) return true;
+  if (start !== 7 || !url.startsWith("localhost:", start)) return false;
+  let i = start + 10;
+  const digits = i;
+  while (i < url.length && url.charCodeAt(i) >= 48 && url.charCodeAt(i) <= 57) {
+    i++;
+  }
+  return i > digits && (i === url.length || url.charCodeAt(i) === 47);
+}
+
+/** Whether `value` has a comma outside its quoted strings. */
+function hasBareComma(value: string): boolean {
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (quoted) {
+      if (c === 92) i++;
+      else if (c === 34) quoted = false;
+    } else if (c === 34) {
+      quoted = true;
+    } else if (c === 44) {
+      return true;
+    }
+  }
+  return false;
+}
