@@ -367,6 +367,7 @@ export class Client {
     let sent: RequestOptions = options;
     const follow = options.followRedirects ?? this.#follow;
     const history: TestResponse[] = [];
+    const followed = new Set<string>();
     while (true) {
       const request = makeRequest(method, url, sent);
       // Fetch normalises the case of the standard methods.
@@ -387,6 +388,15 @@ export class Client {
       // RFC 9110 10.2.2: a relative Location is resolved against the URL
       // that answered.
       const next = resolve(location, url);
+      // RFC 9110 15.4: a client should detect cyclical redirections; the
+      // same status to the same place again is one, as werkzeug judges.
+      const step = `${response.status} ${next.href}`;
+      if (followed.has(step)) {
+        throw new Error(
+          `Cannot follow redirects: a loop, the ${step} redirect was already followed from ${path}`,
+        );
+      }
+      followed.add(step);
       if (next.hostname !== url.hostname) {
         throw new Error(
           `Cannot follow the redirect to ${next.href}: it is on another host than ${url.hostname}, and the client only calls its own app; pass followRedirects: false to get the redirect itself`,
@@ -506,11 +516,10 @@ function makeRequest(
   // Like a real client, declare the length of a body whose size is known;
   // streams (and FormData) go without, as a chunked upload would.
   if (typeof body === "string" || body instanceof URLSearchParams) {
+    // What a browser's form sends (HTML's form submission algorithm): the
+    // type has no charset parameter, the bytes are UTF-8.
     if (body instanceof URLSearchParams && !headers.has("content-type")) {
-      headers.set(
-        "content-type",
-        "application/x-www-form-urlencoded;charset=UTF-8",
-      );
+      headers.set("content-type", "application/x-www-form-urlencoded");
     }
     body = encoder.encode(String(body));
   }

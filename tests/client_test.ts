@@ -62,7 +62,7 @@ Deno.test("Client sends query objects, headers, JSON and form bodies", async () 
   assert.equal(form.json<{ body: string }>().body, "a=1&b=x+y");
   assert.equal(
     form.json<{ type: string }>().type,
-    "application/x-www-form-urlencoded;charset=UTF-8",
+    "application/x-www-form-urlencoded",
   );
   const multipart = new FormData();
   multipart.set("field", "value");
@@ -128,6 +128,9 @@ Deno.test("Client follows redirects only when asked, keeping the history", async
       startResponse("307 Temporary Redirect", [["Location", "/final"]]);
     } else if (path === "/loop") {
       startResponse("302 Found", [["Location", "/loop"]]);
+    } else if (path.startsWith("/chain/")) {
+      const n = Number(path.slice("/chain/".length));
+      startResponse("302 Found", [["Location", `/chain/${n + 1}`]]);
     } else startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [`${environ.REQUEST_METHOD} ${path} ${body.length}`];
   };
@@ -151,7 +154,11 @@ Deno.test("Client follows redirects only when asked, keeping the history", async
   );
   await assert.rejects(
     () => following.get("/loop"),
-    /Cannot follow redirects: more than 20/,
+    /Cannot follow redirects: a loop, the 302 http:\/\/localhost\/loop redirect was already followed from \/loop/,
+  );
+  await assert.rejects(
+    () => following.get("/chain/0"),
+    /Cannot follow redirects: more than 20 from \/chain\/0/,
   );
 });
 
