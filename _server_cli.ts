@@ -155,9 +155,10 @@ export function parseServerArgs(
     }
     options.path = socket;
     const flag = bind === undefined ? "--unix-socket" : "--bind";
+    const given = `${flag} ${bind ?? socket}`;
     listen = {
-      host: `${flag} ${bind ?? socket}`,
-      port: `${flag} ${bind ?? socket}`,
+      host: given,
+      port: given,
       hostFlag: flag,
       portFlag: flag,
       socket,
@@ -241,26 +242,21 @@ function tcpListenArgs(
   port: string | undefined,
   envPort: string | undefined,
 ): ListenArgs {
+  const hostFlag = bind === undefined ? "--host" : "--bind";
+  const portFlag = bind === undefined ? "--port" : "--bind";
   const host = bind !== undefined
     ? `--bind ${bind}`
     : hostname !== undefined
     ? `--host ${hostname}`
     : "host 127.0.0.1 (the default)";
-  const hostFlag = bind === undefined ? "--host" : "--bind";
   if (port !== undefined) {
-    return bind === undefined
-      ? { host, hostFlag, port: `--port ${port}`, portFlag: "--port" }
-      : { host, hostFlag, port: `--bind ${bind}`, portFlag: "--bind" };
+    return { host, hostFlag, port: `${portFlag} ${bind ?? port}`, portFlag };
   }
-  const portFlag = bind === undefined ? "--port" : "--bind";
-  return envPort
-    ? {
-      host,
-      hostFlag,
-      port: `$PORT ${envPort}`,
-      portFlag: `${portFlag} or $PORT`,
-    }
-    : { host, hostFlag, port: "port 8000 (the default)", portFlag };
+  if (envPort) {
+    const either = `${portFlag} or $PORT`;
+    return { host, hostFlag, port: `$PORT ${envPort}`, portFlag: either };
+  }
+  return { host, hostFlag, port: "port 8000 (the default)", portFlag };
 }
 
 function parseSeconds(text: string, flag: string): number {
