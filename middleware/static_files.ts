@@ -702,8 +702,8 @@ function rangeOf(
 ): [number, number] | "unsatisfiable" | undefined {
   const header = environ.HTTP_RANGE;
   if (header === undefined) return undefined;
-  // No whitespace around "=" (RFC 9110 14.1); nginx takes it inside the
-  // range, and so do we.
+  // "bytes=" as it stands: RFC 9110 14.1 has no whitespace around "=".
+  // Spaces inside the range are taken, as nginx takes them.
   const match = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
   if (match === null) return undefined;
   const ifRange = environ.HTTP_IF_RANGE;
