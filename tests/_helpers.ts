@@ -50,15 +50,18 @@ function latin1(bytes: Uint8Array): string {
 }
 
 /**
- * Sends raw bytes over TCP and reads until the server closes the connection
- * (send `Connection: close`). Returns what arrived, as Latin-1 text, and
- * whether the connection ended in an error (an aborted response).
+ * Sends raw bytes over TCP to `port` on 127.0.0.1 (or to a unix socket, when
+ * given its path) and reads until the server closes the connection (send
+ * `Connection: close`). Returns what arrived, as Latin-1 text, and whether
+ * the connection ended in an error (an aborted response).
  */
 export async function rawRequest(
-  port: number,
+  port: number | string,
   request: string | Uint8Array,
 ): Promise<{ text: string; aborted: boolean }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = typeof port === "number"
+    ? await Deno.connect({ hostname: "127.0.0.1", port })
+    : await Deno.connect({ transport: "unix", path: port });
   try {
     const bytes = typeof request === "string"
       ? Uint8Array.from(request, (c) => c.charCodeAt(0))

@@ -44,10 +44,12 @@ interface Case {
   /** The request, one character per byte. */
   request: string;
   /**
-   * Sent to the servers mounted at `/app`: gunicorn with SCRIPT_NAME in its
-   * environment, serve() with `scriptName`.
+   * Which pair of servers it goes to: by default both listen on TCP and
+   * serve from the root; `mounted` ones serve from `/app` (gunicorn with
+   * SCRIPT_NAME in its environment, serve() with `scriptName`); `unix` ones
+   * listen on unix sockets.
    */
-  mounted?: boolean;
+  on?: "mounted" | "unix";
   /**
    * Keys whose values differ: `[gunicorn's, ours]`, each checked exactly,
    * then left out of the comparison.
@@ -78,6 +80,18 @@ const INVALID_TARGET = "RFC 9112 §3: Recipients of an invalid request-line " +
 const NO_VERSION = "Deno.serve does not tell the handler the request's HTTP " +
   "version (denoland/deno#29873), so SERVER_PROTOCOL is always HTTP/1.1; " +
   "RFC 3875 §4.1.16 wants the request's own";
+const NO_VERSION_HOST = "Deno.serve does not tell the handler the " +
+  "request's HTTP version (denoland/deno#29873), so HTTP/1.1's rule (" +
+  HOST_400 + ") answers HTTP/1.0 too, which may omit Host";
+/** Over a unix socket: gunicorn's peer is "", ours loopback (README). */
+const UNIX_PEER: Record<string, [Value, Value]> = {
+  REMOTE_ADDR: ["", "127.0.0.1"],
+  REMOTE_PORT: [undefined, "0"],
+};
+const UNIX_PEER_RULE = "RFC 3875 §4.1.8: The REMOTE_ADDR variable MUST " +
+  "be set to the network address of the client sending the request to the " +
+  "server; gunicorn's empty string is no address, and a unix socket's peer " +
+  "is on this machine (README, The environ)";
 const NO_TARGET = "Deno.serve gives the handler a URL, not the " +
   "request-target as received, so RAW_URI holds the path and query " +
   "(README, The environ); RAW_URI is no CGI or PEP 3333 variable";
@@ -217,9 +231,7 @@ const CASES: Case[] = [
     name: "HTTP/1.0 without a Host",
     request: request("GET /old HTTP/1.0", []),
     status: [200, 400],
-    limitation: "Deno.serve does not tell the handler the request's HTTP " +
-      "version (denoland/deno#29873), so HTTP/1.1's rule (" + HOST_400 +
-      ") answers HTTP/1.0 too, which may omit Host",
+    limitation: NO_VERSION_HOST,
   },
   {
     name: "an absolute-form target",
@@ -525,22 +537,58 @@ const CASES: Case[] = [
       "definition allows multiple field line values to be recombined as a " +
       "comma-separated list; Content-Type (§8.3) does not",
   },
+  // Unix sockets: no peer address, and the server's name from Host.
+  {
+    name: "a unix socket and a Host",
+    on: "unix",
+    request: get("/"),
+    differs: UNIX_PEER,
+    because: UNIX_PEER_RULE,
+  },
+  {
+    name: "a unix socket and a Host with a port",
+    on: "unix",
+    request: request("GET / HTTP/1.1", ["Host: example.test:8080"]),
+    differs: UNIX_PEER,
+    because: UNIX_PEER_RULE,
+  },
+  {
+    name: "a unix socket and an IPv6 Host",
+    on: "unix",
+    request: request("GET / HTTP/1.1", ["Host: [::1]:9000"]),
+    // gunicorn splits the Host at its first colon.
+    differs: {
+      ...UNIX_PEER,
+      SERVER_NAME: ["[", "[::1]"],
+      SERVER_PORT: ["", "9000"],
+    },
+    because: "RFC 3986 §3.2.2: A host identified by an Internet Protocol " +
+      "literal address, version 6 [RFC3513] or later, is distinguished by " +
+      "enclosing the IP literal within square brackets; and " + UNIX_PEER_RULE,
+  },
+  {
+    name: "a unix socket and HTTP/1.0 without a Host",
+    on: "unix",
+    request: request("GET / HTTP/1.0", []),
+    status: [200, 400],
+    limitation: NO_VERSION_HOST,
+  },
   // A script name from the server's configuration.
   {
     name: "a path under the script name",
-    mounted: true,
+    on: "mounted",
     request: get("/app/page"),
   },
-  { name: "the script name alone", mounted: true, request: get("/app") },
-  { name: "the script name and a slash", mounted: true, request: get("/app/") },
+  { name: "the script name alone", on: "mounted", request: get("/app") },
+  { name: "the script name and a slash", on: "mounted", request: get("/app/") },
   {
     name: "an escaped slash after the script name",
-    mounted: true,
+    on: "mounted",
     request: get("/app%2Fpage"),
   },
   {
     name: "an escaped script name",
-    mounted: true,
+    on: "mounted",
     request: get("/%61pp/page"),
     // gunicorn looks for the script name in the path before decoding it.
     status: [500, 200],
@@ -550,7 +598,7 @@ const CASES: Case[] = [
   },
   {
     name: "a path that only starts like the script name",
-    mounted: true,
+    on: "mounted",
     request: get("/application"),
     differs: {
       SCRIPT_NAME: ["/app", ""],
@@ -561,7 +609,7 @@ const CASES: Case[] = [
   },
   {
     name: "a path outside the script name",
-    mounted: true,
+    on: "mounted",
     request: get("/other"),
     status: [500, 200],
     because: "PEP 3333: SCRIPT_NAME ... may be an empty string, if the " +
@@ -570,7 +618,7 @@ const CASES: Case[] = [
   },
   {
     name: "the script name deeper in the path",
-    mounted: true,
+    on: "mounted",
     request: get("/x/app/y"),
     differs: { SCRIPT_NAME: ["/app", ""], PATH_INFO: ["/y", "/x/app/y"] },
     because: "PEP 3333: SCRIPT_NAME The initial portion of the request " +
@@ -611,8 +659,8 @@ function parseAnswer(raw: string): Answer {
 /**
  * Checks the keys that differ between any two servers against what each
  * server should have, then leaves them out of the comparison:
- * - `SERVER_PORT` is each server's own port; `REMOTE_PORT` is the client's
- *   port on each connection.
+ * - On TCP, `SERVER_PORT` is each server's own port and `REMOTE_PORT` the
+ *   client's port on each connection (on a unix socket both are compared).
  * - `SERVER_SOFTWARE` names each server.
  * - `wsgi.multithread`: gunicorn's sync worker runs one request at a time;
  *   ours runs many at once on one thread (PEP 3333: "This value should
@@ -632,12 +680,18 @@ function parseAnswer(raw: string): Answer {
 function compareServerKeys(
   theirs: Record<string, Encoded>,
   ours: Record<string, Encoded>,
-  ports: { gunicorn: number; ours: number },
+  targets: Targets,
 ): void {
-  assert.equal(text(theirs.SERVER_PORT), String(ports.gunicorn));
-  assert.equal(text(ours.SERVER_PORT), String(ports.ours));
-  assert.match(text(theirs.REMOTE_PORT)!, /^\d+$/);
-  assert.match(text(ours.REMOTE_PORT)!, /^\d+$/);
+  if (typeof targets.gunicorn === "number") {
+    assert.equal(text(theirs.SERVER_PORT), String(targets.gunicorn));
+    assert.equal(text(ours.SERVER_PORT), String(targets.ours));
+    assert.match(text(theirs.REMOTE_PORT)!, /^\d+$/);
+    assert.match(text(ours.REMOTE_PORT)!, /^\d+$/);
+    for (const key of ["SERVER_PORT", "REMOTE_PORT"]) {
+      delete theirs[key];
+      delete ours[key];
+    }
+  }
   assert.match(text(theirs.SERVER_SOFTWARE)!, /^gunicorn\//);
   assert.equal(text(ours.SERVER_SOFTWARE), "wsgi-deno");
   assert.equal(theirs["wsgi.multithread"], false);
@@ -652,8 +706,6 @@ function compareServerKeys(
     assert.ok(theirs[key] !== undefined && ours[key] !== undefined, key);
   }
   const serverKeys = [
-    "SERVER_PORT",
-    "REMOTE_PORT",
     "SERVER_SOFTWARE",
     "wsgi.multithread",
     "gunicorn.socket",
@@ -683,7 +735,7 @@ function compare(
   c: Case,
   theirs: Answer,
   ours: Answer,
-  ports: { gunicorn: number; ours: number },
+  targets: Targets,
 ): void {
   assert.deepEqual(
     [theirs.status, ours.status],
@@ -691,7 +743,7 @@ function compare(
     "statuses [gunicorn, ours]",
   );
   if (theirs.environ === undefined || ours.environ === undefined) return;
-  compareServerKeys(theirs.environ, ours.environ, ports);
+  compareServerKeys(theirs.environ, ours.environ, targets);
   const gunicorn = readable(theirs.environ);
   const wsgiDeno = readable(ours.environ);
   for (
@@ -713,35 +765,60 @@ function compare(
   );
 }
 
-/** gunicorn and serve() side by side, mounted at `/app` or not. */
-async function startPair(mounted: boolean) {
+/** Where each server listens: a TCP port on 127.0.0.1, or a socket path. */
+interface Targets {
+  gunicorn: number | string;
+  ours: number | string;
+}
+
+/** gunicorn and serve() side by side. */
+interface Pair {
+  targets: Targets;
+  stop(): Promise<void>;
+}
+
+/** Starts a {@linkcode Pair} configured for `on`. */
+async function startPair(on: Case["on"]): Promise<Pair> {
+  const dir = on === "unix" ? Deno.makeTempDirSync() : undefined;
+  const gunicornSocket = `${dir}/gunicorn.sock`;
   const gunicorn = await startGunicorn(
     FIXTURES,
     "environ_echo:app",
-    mounted ? ["--env", "SCRIPT_NAME=/app"] : [],
-  );
-  const server = serve(environEcho, {
-    port: 0,
-    onListen() {},
-    scriptName: mounted ? "/app" : "",
+    on === "mounted"
+      ? ["--env", "SCRIPT_NAME=/app"]
+      // A second listener beside the TCP one that startGunicorn waits for.
+      : on === "unix"
+      ? ["--bind", `unix:${gunicornSocket}`]
+      : [],
+  ).catch((error) => {
+    if (dir !== undefined) Deno.removeSync(dir, { recursive: true });
+    throw error;
   });
+  const server = serve(environEcho, {
+    onListen() {},
+    ...(on === "unix" ? { path: `${dir}/ours.sock` } : { port: 0 }),
+    scriptName: on === "mounted" ? "/app" : "",
+  });
+  const targets: Targets = on === "unix"
+    ? { gunicorn: gunicornSocket, ours: `${dir}/ours.sock` }
+    : { gunicorn: gunicorn.port, ours: (server.addr as Deno.NetAddr).port };
   return {
-    ports: {
-      gunicorn: gunicorn.port,
-      ours: (server.addr as Deno.NetAddr).port,
-    },
+    targets,
     async stop() {
       await server.shutdown();
       await gunicorn.process.stop("SIGTERM");
+      if (dir !== undefined) Deno.removeSync(dir, { recursive: true });
     },
   };
 }
 
 Deno.test("environ matches gunicorn's for every raw request", async (t) => {
-  const plain = await startPair(false);
-  const mounted = await startPair(true);
+  const pairs: Partial<Record<"plain" | "mounted" | "unix", Pair>> = {};
   let agreed = 0;
   try {
+    pairs.plain = await startPair(undefined);
+    pairs.mounted = await startPair("mounted");
+    pairs.unix = await startPair("unix");
     assert.ok(CASES.length >= 40);
     for (const c of CASES) {
       const ok = await t.step(
@@ -754,19 +831,18 @@ Deno.test("environ matches gunicorn's for every raw request", async (t) => {
             c.because !== undefined || c.limitation !== undefined,
             "a listed difference, and only one, names its rule or limitation",
           );
-          const { ports } = c.mounted ? mounted : plain;
+          const { targets } = pairs[c.on ?? "plain"]!;
           const [theirs, ours] = await Promise.all([
-            rawRequest(ports.gunicorn, c.request),
-            rawRequest(ports.ours, c.request),
+            rawRequest(targets.gunicorn, c.request),
+            rawRequest(targets.ours, c.request),
           ]);
-          compare(c, parseAnswer(theirs.text), parseAnswer(ours.text), ports);
+          compare(c, parseAnswer(theirs.text), parseAnswer(ours.text), targets);
         },
       );
       if (ok) agreed++;
     }
   } finally {
-    await plain.stop();
-    await mounted.stop();
+    for (const pair of Object.values(pairs)) await pair.stop();
   }
   reportAgreement("environ vs gunicorn", agreed, CASES.length);
   assert.equal(agreed, CASES.length);
