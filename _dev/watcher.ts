@@ -7,17 +7,25 @@
  * module the app imports, directly or not, is seen, and files that are not
  * part of the app are not. Directories are watched rather than files,
  * because editors save by writing a new file and renaming it over the old
- * one, which ends a watch on the file itself. A burst of events (an
+ * one, which ends a watch on the file itself; events for the other files
+ * in those directories (a log the app writes beside its code) are dropped
+ * and do not touch the debounce. A burst of events on the app's files (an
  * editor's save, a `git checkout`) becomes one change, after a quiet spell.
+ * Extra paths count whole: any file in an extra directory is the app's,
+ * except the files this process's own output is redirected to.
  *
  * @module
  */
+import { fstatSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Options of {@linkcode ModuleWatcher}. */
 export interface WatcherOptions {
-  /** More files or directories to watch (directories recursively). */
+  /**
+   * More files or directories to watch (directories recursively). Any file
+   * in them counts, except where this process's stdout and stderr go.
+   */
   extraPaths?: string[];
   /** Paths matching any of these are ignored. */
   ignore?: RegExp[];
@@ -61,6 +69,24 @@ export async function localModuleGraph(entry: string): Promise<string[]> {
 }
 
 /**
+ * The files this process's stdout and stderr are redirected to, by device
+ * and inode (a path would miss a file reached through another name).
+ * Terminals and pipes are not files and are left out.
+ */
+function ownOutputs(): { dev: number; ino: number }[] {
+  const outputs: { dev: number; ino: number }[] = [];
+  for (const fd of [1, 2]) {
+    try {
+      const stat = fstatSync(fd);
+      if (stat.isFile()) outputs.push({ dev: stat.dev, ino: stat.ino });
+    } catch {
+      // A closed descriptor writes nowhere.
+    }
+  }
+  return outputs;
+}
+
+/**
  * Watches an app's local module graph plus extra paths, and reports each
  * burst of changes once.
  */
@@ -75,6 +101,7 @@ export class ModuleWatcher {
   #closed = false;
   #refreshing: Promise<void> | undefined;
   #wanted = false;
+  #outputs = ownOutputs();
 
   constructor(entry: string, options: WatcherOptions) {
     this.#entry = resolve(entry);
@@ -136,11 +163,16 @@ export class ModuleWatcher {
 
   #seen(event: Deno.FsEvent): void {
     if (event.kind === "access" || this.#closed) return;
+    // Only the app's own paths restart the quiet spell: a log the app
+    // appends to beside its code on every request would otherwise hold a
+    // save back for as long as traffic lasts.
+    let relevant = false;
     for (const path of event.paths) {
       if (!this.#relevant(path)) continue;
       this.#pending.add(path);
+      relevant = true;
     }
-    if (this.#pending.size === 0) return;
+    if (!relevant) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       const paths = [...this.#pending];
@@ -154,10 +186,28 @@ export class ModuleWatcher {
     if (this.#options.ignore?.some((pattern) => pattern.test(path))) {
       return false;
     }
-    return this.#files.has(path) ||
-      this.#extra.some((extra) =>
-        path === extra || path.startsWith(extra + "/")
-      );
+    if (this.#files.has(path)) return true;
+    return this.#extra.some((extra) =>
+      path === extra || path.startsWith(extra + "/")
+    ) && !this.#isOwnOutput(path);
+  }
+
+  /**
+   * Whether `path` is where this process's stdout or stderr goes: a dev
+   * server started with its output redirected into a watched folder would
+   * otherwise reload for every line it prints, a reload's own line too.
+   */
+  #isOwnOutput(path: string): boolean {
+    if (this.#outputs.length === 0) return false;
+    let stat: Deno.FileInfo;
+    try {
+      stat = Deno.statSync(path);
+    } catch {
+      return false;
+    }
+    return this.#outputs.some((output) =>
+      output.dev === stat.dev && output.ino === stat.ino
+    );
   }
 
   #stopWatching(): void {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { localModuleGraph, ModuleWatcher } from "../../_dev/watcher.ts";
+import { Spawned } from "../_helpers.ts";
 
 /** A temp app: app.ts imports lib/dep.ts, which imports lib/sub.ts. */
 async function project(): Promise<string> {
@@ -170,6 +171,95 @@ Deno.test("ModuleWatcher.refresh() follows a module the app starts importing", a
     assert.deepEqual(bursts[1], [join(dir, "lib/unrelated.ts")]);
   } finally {
     await watcher.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ModuleWatcher reports a save on time while a file beside the app keeps changing", async () => {
+  const dir = await project();
+  const { watcher, bursts, bursted } = watcherFor(dir);
+  // A log beside the app's modules, appended every 5 ms for at most 3 s,
+  // as an app serving traffic would.
+  let churning = true;
+  const churn = (async () => {
+    const stop = Date.now() + 3000;
+    while (churning && Date.now() < stop) {
+      await Deno.writeTextFile(join(dir, "lib/app.log"), "line\n", {
+        append: true,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  try {
+    await watcher.refresh();
+    const saved = Date.now();
+    await Deno.writeTextFile(
+      join(dir, "lib/sub.ts"),
+      "export const sub = 2;\n",
+    );
+    await bursted(1);
+    const ms = Date.now() - saved;
+    assert.deepEqual(bursts, [[join(dir, "lib/sub.ts")]]);
+    // The debounce is 100 ms: a second is ample, three would mean the churn
+    // held the change back until it stopped.
+    assert.ok(ms < 1000, `the change came ${ms} ms after the save`);
+  } finally {
+    churning = false;
+    await churn;
+    await watcher.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The text of `path` once it holds `needle`; fails after 10 s. */
+async function textWith(path: string, needle: string): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  while (true) {
+    const text = await Deno.readTextFile(path).catch(() => "");
+    if (text.includes(needle)) return text;
+    assert.ok(Date.now() < deadline, `${path} never held "${needle}":${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+Deno.test("ModuleWatcher does not report the file its own process's output goes to", async () => {
+  const dir = await project();
+  const log = join(dir, "assets/watcher.log");
+  const style = join(dir, "assets/style.css");
+  // The watcher in a process of its own, printing each change into a file
+  // of the folder it watches: each line it prints is an event there.
+  await Deno.writeTextFile(
+    join(dir, "watch.ts"),
+    `import { ModuleWatcher } from ${
+      JSON.stringify(new URL("../../_dev/watcher.ts", import.meta.url).href)
+    };
+const watcher = new ModuleWatcher("app.ts", {
+  extraPaths: ["assets"],
+  debounceMs: 100,
+  onChange: (paths) => console.log(JSON.stringify(paths)),
+});
+await watcher.refresh();
+console.log("watching");
+`,
+  );
+  const child = new Spawned("sh", [
+    "-c",
+    'cd "$0" && exec "$1" run -A watch.ts >assets/watcher.log 2>&1',
+    dir,
+    Deno.execPath(),
+  ]);
+  try {
+    await textWith(log, "watching");
+    await Deno.writeTextFile(style, "body { color: blue }\n");
+    await textWith(log, style);
+    // Five debounce spells more, for a change its own line would make.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual((await Deno.readTextFile(log)).trim().split("\n"), [
+      "watching",
+      JSON.stringify([style]),
+    ]);
+  } finally {
+    await child.stop("SIGTERM");
     await Deno.remove(dir, { recursive: true });
   }
 });
