@@ -387,7 +387,16 @@ export class Client {
       history.push(response);
       // RFC 9110 10.2.2: a relative Location is resolved against the URL
       // that answered.
-      const next = resolve(location, url);
+      let next: URL;
+      try {
+        next = resolve(location, url);
+      } catch {
+        throw new TypeError(
+          `Cannot follow the redirect from ${url.href}: its Location ${
+            JSON.stringify(location)
+          } is not a URL reference`,
+        );
+      }
       // RFC 9110 15.4: a client should detect cyclical redirections; the
       // same status to the same place again is one, as werkzeug judges.
       const step = `${response.status} ${next.href}`;

@@ -340,6 +340,19 @@ Deno.test("Client drops the body and its headers when a redirect turns the reque
   }
   assert.equal((await seen("PUT", 303)).method, "GET");
   assert.equal((await seen("DELETE", 303)).method, "GET");
+  // A stream is read once, so a 307 cannot repeat it (as in Fetch).
+  await assert.rejects(
+    () =>
+      client.post("/redirect/307", {
+        query: { to: "/final" },
+        body: ReadableStream.from([new TextEncoder().encode("data")]),
+      }),
+    /^TypeError: Cannot repeat the request for a 307 redirect: its body was a stream/,
+  );
+  await assert.rejects(
+    () => client.get("/redirect/302", { query: { to: "http://[::1" } }),
+    /Cannot follow the redirect from http:\/\/localhost\/redirect\/302\?to=.*: its Location "http:\/\/\[::1" is not a URL reference/,
+  );
 });
 
 Deno.test("Client resolves a Location against the current URL and drops its fragment", async () => {
