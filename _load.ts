@@ -13,6 +13,23 @@ import { describe, messageOf } from "./_errors.ts";
 /** Export names tried, in order, when the spec names none. */
 export const DEFAULT_EXPORTS = ["default", "app", "application"];
 
+/**
+ * The URL schemes the runtime loads modules from. A spec that starts with
+ * one of them is a URL; anything else, `app.ts:hello` included, is a path.
+ */
+const SCHEMES = new Set(["file", "http", "https", "npm", "jsr", "data"]);
+
+const schemeList = [...SCHEMES].map((scheme) => `${scheme}:`).join(", ");
+const defaultList = DEFAULT_EXPORTS.map((name) => `"${name}"`).join(", ");
+
+/** What `APP_MODULE[:NAME]` means, for the CLIs' `--help`. */
+export const SPEC_HELP =
+  `APP_MODULE is a path to a module, from the working directory, or a URL
+(${schemeList}). NAME is the export to serve;
+without it the first of ${defaultList} is taken.
+NAME() calls the export, an app factory, and serves what it returns; quote
+it for the shell: 'app.ts:create()'.`;
+
 /** A module path and the export to take from it. */
 export interface AppSpec {
   /** The module's path or URL as given. */
@@ -22,12 +39,6 @@ export interface AppSpec {
   /** Whether the export is a factory to call, as in `module:create()`. */
   call: boolean;
 }
-
-/**
- * The URL schemes the runtime loads modules from. A spec that starts with
- * one of them is a URL; anything else, `app.ts:hello` included, is a path.
- */
-const SCHEMES = new Set(["file", "http", "https", "npm", "jsr", "data"]);
 
 /** Splits `app.ts:name` or `app.ts:create()`; a bare path names no export. */
 export function parseAppSpec(spec: string): AppSpec {

@@ -16,23 +16,14 @@ import {
   parseSize,
   UsageError,
 } from "./_cli.ts";
-import {
-  type AppSpec,
-  DEFAULT_EXPORTS,
-  loadApp,
-  parseAppSpec,
-} from "./_load.ts";
+import { type AppSpec, loadApp, parseAppSpec, SPEC_HELP } from "./_load.ts";
 import { messageOf } from "./_errors.ts";
 
 const HELP = `Serve a gateway (WSGI) app on Deno.serve.
 
 Usage: deno run -A server.ts [options] APP_MODULE[:NAME]
 
-APP_MODULE is a path to a module. NAME is the export to serve; without it
-the first of ${
-  DEFAULT_EXPORTS.map((n) => `"${n}"`).join(", ")
-} is taken. NAME() calls the
-export, an app factory, and serves what it returns.
+${SPEC_HELP}
 
 Options:
   -b, --bind ADDRESS    Where to listen: HOST:PORT, [IPV6]:PORT, or unix:PATH

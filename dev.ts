@@ -30,7 +30,7 @@ import {
   parsePort,
   UsageError,
 } from "./_cli.ts";
-import { DEFAULT_EXPORTS, parseAppSpec } from "./_load.ts";
+import { parseAppSpec, SPEC_HELP } from "./_load.ts";
 import { messageOf } from "./_errors.ts";
 import { Supervisor } from "./_dev/supervisor.ts";
 import {
@@ -346,11 +346,7 @@ const HELP = `Serve a gateway (WSGI) app and reload it on save.
 
 Usage: deno run -A dev.ts [options] APP_MODULE[:NAME]
 
-APP_MODULE is a path to a module. NAME is the export to serve; without it
-the first of ${
-  DEFAULT_EXPORTS.map((n) => `"${n}"`).join(", ")
-} is taken. NAME() calls the
-export, an app factory, and serves what it returns.
+${SPEC_HELP}
 
 Options:
   -H, --host HOST       Host to listen on (default 127.0.0.1)
