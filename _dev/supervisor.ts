@@ -17,6 +17,7 @@ import type {
   ToWorker,
 } from "./generation_worker.ts";
 import { escapeHtml } from "./debugger/pages.ts";
+import { stripAnsi } from "../_errors.ts";
 import { checkRequest } from "../_request_checks.ts";
 
 const WORKER = new URL("./generation_worker.ts", import.meta.url);
@@ -78,9 +79,11 @@ export class Generation {
           resolve(new Generation(worker, onTraceback));
         } else if (answer.type === "failed") {
           worker.terminate();
+          // Deno colours some messages (a module not found) whatever the
+          // output; the terminal line and the pages get them plain.
           resolve({
-            message: answer.message,
-            stack: answer.stack,
+            message: stripAnsi(answer.message),
+            stack: stripAnsi(answer.stack),
             html: answer.html,
             text: answer.text,
           });
@@ -89,7 +92,7 @@ export class Generation {
       worker.onerror = (event) => {
         event.preventDefault();
         worker.terminate();
-        resolve(plainFailure(event.message));
+        resolve(plainFailure(stripAnsi(event.message)));
       };
       const load: ToWorker = { type: "load", spec, generation, debug };
       worker.postMessage(load);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { tempProject, withDev } from "./_helpers.ts";
+import { Spawned } from "../_helpers.ts";
 import { framesOf, tracebackText } from "../../_dev/debugger/traceback.ts";
 
 /** An app whose handler calls lib.ts's `explode`, which throws on line 2. */
@@ -219,4 +220,48 @@ Deno.test("debugPage() shows the request line with its query string", async () =
     lines.some((line) => line.startsWith("error in GET /boom?a=1&b=%20: ")),
     lines.join("\n"),
   );
+});
+
+Deno.test("dev.ts on a pipe prints a failed import and a traceback without ANSI codes", async () => {
+  const dir = await tempProject({
+    "app.ts": 'import { x } from "./missing.ts";\nexport default () => x;\n',
+  });
+  // Deno colours its own messages unless NO_COLOR is set.
+  const noColor = Deno.env.get("NO_COLOR");
+  Deno.env.delete("NO_COLOR");
+  const dev = new Spawned(
+    Deno.execPath(),
+    [
+      "run",
+      "-A",
+      new URL("../../dev.ts", import.meta.url).pathname,
+      "app.ts",
+      "--port",
+      "0",
+    ],
+    {},
+    dir,
+  );
+  if (noColor !== undefined) Deno.env.set("NO_COLOR", noColor);
+  try {
+    const url = (await dev.waitFor(/Listening on (\S+)/, "stdout"))[1];
+    await dev.waitFor(/failed to load: TypeError: Module not found/, "stdout");
+    for (const accept of ["text/html", "*/*"]) {
+      const page = await (await fetch(url, { headers: { accept } })).text();
+      assert.match(page, /app\.ts:1:19/);
+      assert.ok(!page.includes("\x1b"), `no ANSI codes for ${accept}`);
+    }
+    await Deno.writeTextFile(
+      join(dir, "app.ts"),
+      'export default () => {\n  throw new Error("kaboom");\n};\n',
+    );
+    await dev.waitFor(/reloaded \(\S*app\.ts\)/, "stdout");
+    await (await fetch(`${url}boom`)).text();
+    await dev.waitFor(/GET \/boom 500 /, "stdout");
+  } finally {
+    await dev.stop("SIGINT");
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.match(dev.stdout, /error in GET \/boom: Error: kaboom/);
+  assert.ok(!dev.output().includes("\x1b"), dev.output());
 });
