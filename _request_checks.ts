@@ -1,9 +1,10 @@
 /**
  * The checks of a request's head that `Deno.serve` leaves to its handler:
- * the Host header, the request target's authority and fragment, and the
- * singleton Content-Type. Every entry that takes a `Request` from
- * `Deno.serve` calls {@linkcode checkRequest} before it builds an environ,
- * so that the environ can read the path by position (see `makeEnviron`).
+ * the Host header, the request target's authority and fragment, the
+ * singleton Content-Type, and transfer codings it does not decode. Every
+ * entry that takes a `Request` from `Deno.serve` calls
+ * {@linkcode checkRequest} before it builds an environ, so that the environ
+ * can read the path by position (see `makeEnviron`).
  *
  * @module
  */
@@ -19,19 +20,23 @@ const BAD_AUTHORITY =
   "Bad Request: the authority of the request target is not a host and an optional port (RFC 9110 section 4.2.4, RFC 3986 section 3.2.2)\n";
 const FRAGMENT =
   "Bad Request: the request target has a fragment, which a request target never has (RFC 9112 section 3.2)\n";
+const CODING =
+  "Not Implemented: the one transfer coding this server decodes is chunked (RFC 9112 section 6.1)\n";
 const CONTENT_TYPE =
   "Bad Request: Content-Type is not one media type; it is a singleton field, given once (RFC 9110 sections 5.3 and 8.3)\n";
 
-function badRequest(text: string): Response {
+const CHUNKED = /^[ \t]*chunked[ \t]*$/i;
+
+function refuse(text: string, status = 400): Response {
   return new Response(text, {
-    status: 400,
+    status,
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
 }
 
 /**
- * The 400 that `req` gets before any app runs, or undefined when its head
- * is sound. `info` says the request came over a connection (from
+ * The 400 (or 501) that `req` gets before any app runs, or undefined when
+ * its head is sound. `info` says the request came over a connection (from
  * `Deno.serve`), where a missing Host can be told apart.
  *
  * `req.url` is the scheme, then the request target's authority (absolute
@@ -50,24 +55,30 @@ export function checkRequest(
   // 1. A Host that is not a host would move the path's start (RFC 9112 3.2).
   if (host === null) {
     if (info !== undefined && isFallbackHost(url, start)) {
-      return badRequest(NO_HOST);
+      return refuse(NO_HOST);
     }
   } else if (!isHostAndPort(host)) {
-    return badRequest(BAD_HOST);
+    return refuse(BAD_HOST);
   }
   // 2. With a sound Host, the authority is the target's or the Host itself.
   const end = authorityEnd(url, start);
   const authority = url.slice(start, end);
   if (authority !== host && !isHostAndPort(authority)) {
-    return badRequest(BAD_AUTHORITY);
+    return refuse(BAD_AUTHORITY);
   }
   // 3. A "#" is not in the grammar of a request target.
-  if (url.indexOf("#", end) >= 0) return badRequest(FRAGMENT);
+  if (url.indexOf("#", end) >= 0) return refuse(FRAGMENT);
   // 4. Deno joins repeated fields with ", "; one media type has a comma
   // only inside a quoted string (RFC 9110 8.3.1).
   const type = headers.get("content-type");
   if (type !== null && type.includes(",") && hasBareComma(type)) {
-    return badRequest(CONTENT_TYPE);
+    return refuse(CONTENT_TYPE);
+  }
+  // 5. Deno.serve refuses a coding list that does not end in chunked, and
+  // decodes only that one: the app would get "gzip, chunked" still gzipped.
+  const coding = headers.get("transfer-encoding");
+  if (coding !== null && !CHUNKED.test(coding)) {
+    return refuse(CODING, 501);
   }
   return undefined;
 }

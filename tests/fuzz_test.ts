@@ -1784,16 +1784,6 @@ const LET_THROUGH: [string, string, string, string][] = [
     "POST /twice 5",
   ],
   [
-    "Transfer-Encoding: gzip, chunked",
-    post(
-      "/gz",
-      `${CLOSE}Transfer-Encoding: gzip, chunked\r\n`,
-      "5\r\nhello\r\n0\r\n\r\n",
-    ),
-    "HTTP/1.1 200 OK",
-    "POST /gz 5",
-  ],
-  [
     "a lowercase method",
     `get /lower HTTP/1.1\r\n${HOST}${CLOSE}\r\n`,
     "HTTP/1.1 200 OK",

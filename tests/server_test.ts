@@ -831,3 +831,22 @@ Deno.test("toFetchHandler() and fetchExport() check a request as serve() does", 
   }
   assert.equal(calls(), 0);
 });
+
+Deno.test("serve() answers 501 to a transfer coding other than chunked, which Deno.serve would pass on undecoded", async () => {
+  await withServer(echo, async (_server, port) => {
+    const { status, body } = await rawStatus(
+      port,
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n" +
+        "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert.equal(status, "HTTP/1.1 501 Not Implemented");
+    assert.match(body, /chunked \(RFC 9112 section 6\.1\)/);
+    // Names are case-insensitive (RFC 9112 7).
+    const environ = await rawEcho(
+      port,
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n" +
+        "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    assert.equal(environ.HTTP_TRANSFER_ENCODING, "Chunked");
+  });
+});
