@@ -191,7 +191,8 @@ function fillLazyKeys(
   info: Deno.ServeHandlerInfo | undefined,
 ): void {
   const remote = (info?.remoteAddr ?? {}) as Partial<Deno.NetAddr>;
-  // A unix socket has no peer address; report loopback, as gunicorn does.
+  // A unix socket has no peer address, and its peer is on this machine:
+  // report loopback (gunicorn gives an empty REMOTE_ADDR and no port).
   target.REMOTE_ADDR = remote.hostname ?? "127.0.0.1";
   target.REMOTE_PORT = remote.port === undefined ? "0" : String(remote.port);
   for (const [name, value] of req.headers) {
