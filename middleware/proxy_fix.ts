@@ -15,7 +15,10 @@
  * values than its count is ignored, as is a header whose count is 0.
  * Each header is read as an RFC 9110 list: a comma inside a quoted string
  * does not split it, the value taken is unquoted, empty elements do not
- * count, and a quoted string left open makes the header untrusted.
+ * count, and a quoted string left open makes the header untrusted. A
+ * scheme other than `http` or `https`, a port that is not digits and a
+ * prefix that does not start with `/` are ignored too: each would put
+ * something in the environ that is not a scheme, port or path.
  *
  * Environ keys: reads `HTTP_X_FORWARDED_FOR`, `_PROTO`, `_HOST`, `_PORT`,
  * `_PREFIX`; rewrites `REMOTE_ADDR`, `wsgi.url_scheme`, `HTTP_HOST`,

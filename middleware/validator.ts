@@ -46,6 +46,10 @@
  * `Content-Length` (RFC 9110 8.6) and `Last-Modified` (RFC 9110 15.4.5)
  * without the warning werkzeug gives. An ETag that is not quoted is an
  * error, since RFC 9110 8.8.3 defines its syntax, where werkzeug warns.
+ * `wsgi.input.read()` without a size is allowed, as PEP 3333 says a server
+ * should (wsgiref keeps WSGI 1.0's rule). The project's reference suite runs
+ * the same apps under `wsgiref.validate` and this, and lists every case
+ * where the two differ with the rule that says why.
  *
  * **A body that is never closed.** JavaScript has no destructor, so the
  * check has two halves. When the environ has `deno.info.completed` (it has
