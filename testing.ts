@@ -569,7 +569,7 @@ function makeRequest(
  */
 export function buildEnviron(options: EnvironOptions = {}): Environ {
   const url = withQuery(
-    new URL(options.url ?? options.path ?? "/", "http://localhost/"),
+    resolve(options.url ?? options.path ?? "/", new URL("http://localhost/")),
     options.query,
   );
   const request = makeRequest(options.method ?? "GET", url, options);

@@ -1,7 +1,7 @@
 /** The in-process test client. */
 import assert from "node:assert/strict";
 import type { App } from "../mod.ts";
-import { Client } from "../testing.ts";
+import { buildEnviron, Client } from "../testing.ts";
 
 /** Answers with what the request carried, as JSON. */
 const inspect: App = async (environ, startResponse) => {
@@ -453,4 +453,16 @@ Deno.test("Client returns no body for HEAD, whatever the app returned", async ()
   });
   assert.equal(redirected.history[0].body.length, 0);
   assert.equal(redirected.body.length, 0);
+});
+
+Deno.test("buildEnviron() leaves a fragment out of the environ", () => {
+  for (
+    const options of [{ path: "/a?b=1#x" }, { url: "http://h.test/a?b=1#x" }]
+  ) {
+    const environ = buildEnviron(options);
+    assert.deepEqual(
+      [environ.PATH_INFO, environ.QUERY_STRING, environ.RAW_URI],
+      ["/a", "b=1", "/a?b=1"],
+    );
+  }
 });
