@@ -1,15 +1,17 @@
 /**
  * The environ against gunicorn's: the same raw request, byte for byte, goes
  * over a socket to Debian's gunicorn (sync worker) serving
- * fixtures/environ_echo.py and to serve() serving fixtures/environ_echo.ts.
- * Both echo the whole environ and the body they read from `wsgi.input`, with
- * every string as its code points, and the two must be identical.
+ * fixtures/environ_echo.py and to serve() serving fixtures/environ_echo.ts,
+ * both on TCP, both mounted at `/app`, or both on unix sockets. Both echo the
+ * whole environ and the body they read from `wsgi.input`, with every string
+ * as its code points, and the two must be identical.
  *
  * Some keys differ between any two servers and are checked for their own
  * shape instead (see `compareServerKeys`). A case where our answer differs
  * on purpose lists the difference, both sides' values, and the sentence of
- * PEP 3333 or the RFC that allows ours; the figure printed at the end counts
- * the cases where the environs agree apart from exactly what is listed.
+ * PEP 3333 or the RFC that allows ours; one where Deno.serve leaves no choice
+ * lists that limitation instead. The figure printed at the end counts the
+ * cases where the environs agree apart from exactly what is listed.
  */
 import assert from "node:assert/strict";
 import { serve } from "../../server.ts";
