@@ -772,7 +772,9 @@ class RequestLint {
   #contentLength = -1;
   #contentType = false;
   #sent = 0;
-  #closed = false;
+  // The body was read to its end and closed. A body closed early (the
+  // client left, an error) leaves write() to the server, which says why.
+  #over = false;
 
   constructor(environ: Environ, startResponse: StartResponse, r: Reporter) {
     this.#environ = environ;
@@ -1031,7 +1033,7 @@ class RequestLint {
       }
       // PEP 3333: the server calls close() "upon completion of the current
       // request"; after it, the request's write() has nowhere to go.
-      if (this.#closed) {
+      if (this.#over) {
         this.#r.fail(
           "body-after-close",
           "Cannot write: the response is over, its body already closed",
@@ -1158,10 +1160,11 @@ class RequestLint {
     const state: BodyState = { closed: false, reported: false, lint: this };
     let iterator: AnyIterator | undefined;
     let done = false;
+    let ended = false;
     const close = (): void | Promise<void> => {
       if (state.closed) return;
       state.closed = true;
-      this.#closed = true;
+      this.#over = ended;
       unclosed.unregister(state);
       if (typeof body.close === "function") return body.close();
       if (!done && iterator?.return) {
@@ -1180,6 +1183,7 @@ class RequestLint {
       // still answers it with a Content-Length.
       try {
         for (const chunk of body) this.#chunk(chunk);
+        ended = true;
         this.#end();
       } catch (error) {
         close();
@@ -1200,7 +1204,7 @@ class RequestLint {
     } else {
       const step = (result: IteratorResult<unknown>) => {
         if (result.done) {
-          done = true;
+          done = ended = true;
           this.#end();
         } else this.#chunk(result.value);
         return result as IteratorResult<Chunk>;

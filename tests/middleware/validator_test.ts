@@ -1107,6 +1107,24 @@ Deno.test("validator() refuses write() after the body was closed", async () => {
   await body.close?.();
   assert.throws(() => late!("after"), /already closed/);
   assert.deepEqual(found, ["body-after-close"]);
+
+  // A body closed before its end (the client left) leaves write() to the
+  // server, which knows why the write cannot go out.
+  found.length = 0;
+  const streaming = validator({ onError: (error) => found.push(error.rule) })(
+    (_environ, startResponse) => {
+      late = startResponse("200 OK", text);
+      return (function* () {
+        yield "a";
+        yield "b";
+      })();
+    },
+  );
+  const cut = streaming(buildEnviron(), accept) as Body & Iterable<Chunk>;
+  cut[Symbol.iterator]().next();
+  await cut.close?.();
+  await late!("after the client left");
+  assert.deepEqual(found, []);
 });
 
 Deno.test("validator() reports a body that a middleware dropped without close()", async () => {
