@@ -194,6 +194,7 @@ const CASES: Case[] = [
   { name: "an empty query", request: get("/p?") },
   { name: "a query with ? and /", request: get("/p?a=/b?c") },
   { name: "a query with +", request: get("/search?q=a+b&q=c") },
+  { name: "a bare percent sign in the query", request: get("/p?q=100%&r=%zz") },
   {
     name: "a raw byte in the query",
     request: get("/p?q=\xe9"),
@@ -297,6 +298,19 @@ const CASES: Case[] = [
     request: request("GET /h HTTP/1.1", ["Host:"]),
   },
   {
+    name: "two Host headers",
+    request: request("GET /h HTTP/1.1", ["Host: a.test", "Host: b.test"]),
+    status: [200, 400],
+    because: HOST_400,
+  },
+  {
+    name: "an absolute-form target with userinfo",
+    request: get("http://user:pw@example.test/u"),
+    status: [200, 400],
+    because: "RFC 9110 §4.2.4: A recipient SHOULD parse for userinfo and " +
+      "treat its presence as an error",
+  },
+  {
     name: "an HTTP/1.1 request without Host",
     request: request("GET /h HTTP/1.1", []),
     status: [200, 400],
@@ -368,6 +382,18 @@ const CASES: Case[] = [
     request: get("/", ["X-Name: caf\xc3\xa9"]),
   },
   { name: "an empty header value", request: get("/", ["X-Empty:"]) },
+  { name: "a tab inside a header value", request: get("/", ["X-Tab: a\tb"]) },
+  {
+    name: "whitespace between a header name and its colon",
+    request: get("/", ["X-Space : 1"]),
+    status: [400, 400],
+  },
+  {
+    name: "a Forwarded header",
+    request: get("/", [
+      "Forwarded: for=192.0.2.60;proto=https;by=203.0.113.43",
+    ]),
+  },
   { name: "a header value of spaces", request: get("/", ["X-Blank:    "]) },
   {
     name: "hop-by-hop request headers",
@@ -448,6 +474,10 @@ const CASES: Case[] = [
   },
   { name: "Content-Length 0", request: sized("POST", "") },
   {
+    name: "an empty Content-Type",
+    request: sized("POST", "x", ["Content-Type:"]),
+  },
+  {
     name: "a Content-Length with leading zeros",
     request: request("POST /upload HTTP/1.1", [
       "Host: example.test",
@@ -485,6 +515,13 @@ const CASES: Case[] = [
       "Host: example.test",
       "Transfer-Encoding: chunked",
     ], chunked("hello chunked world", 5)),
+  },
+  {
+    name: "a capitalised chunked coding",
+    request: request("POST /upload HTTP/1.1", [
+      "Host: example.test",
+      "Transfer-Encoding: Chunked",
+    ], chunked("case-insensitive", 7)),
   },
   {
     name: "chunks with extensions and a trailer",
