@@ -276,6 +276,7 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     return response;
   }
   const addr = server.addr;
+  supervisor.listening(addr);
   if (debuggerConsole) {
     log(
       `Debugger PIN: ${paint(1, debuggerConsole.pin)} (console at ${

@@ -9,7 +9,11 @@
  * @module
  */
 import type { App, Environ } from "../mod.ts";
-import { makeEnviron, type RequestParts } from "../_environ.ts";
+import {
+  type EnvironContext,
+  makeEnviron,
+  type RequestParts,
+} from "../_environ.ts";
 import { errorStream } from "../_errors.ts";
 import { Exchange, type ResponseHead } from "../_response.ts";
 import { appFromExports, type AppSpec, moduleUrl } from "../_load.ts";
@@ -46,6 +50,8 @@ export type ToWorker =
     headers: [string, string][];
     body: ReadableStream<Uint8Array> | null;
     remote: { hostname: string; port: number };
+    /** The supervisor's bound address, once it listens. */
+    server?: { name: string; port: string };
   };
 
 /** What the Worker answers. */
@@ -114,8 +120,9 @@ function withDebugger(inner: App, debug: DebugSettings): App {
       ),
   })(inner);
 }
-// What the server would know once; SERVER_NAME comes from the Host header.
-const context = {
+// What the server would know once; SERVER_NAME and SERVER_PORT are the
+// supervisor's address, which each request brings.
+const context: EnvironContext = {
   scriptName: "",
   // The supervisor listens on plain HTTP.
   urlScheme: "http" as const,
@@ -213,6 +220,8 @@ class ForwardedRequest {
 async function respond(message: RequestMessage) {
   try {
     const request: RequestParts = new ForwardedRequest(message);
+    context.serverName = message.server?.name;
+    context.serverPort = message.server?.port;
     const info = {
       remoteAddr: { transport: "tcp", ...message.remote },
       completed: Promise.resolve(),

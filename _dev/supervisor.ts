@@ -100,7 +100,11 @@ export class Generation {
   }
 
   /** Forwards a request; the response body streams back from the Worker. */
-  handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+  handle(
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+    server?: { name: string; port: string },
+  ): Promise<Response> {
     const id = this.#next++;
     this.#inFlight++;
     const remote = info.remoteAddr as Deno.NetAddr;
@@ -113,6 +117,7 @@ export class Generation {
       headers: [...request.headers],
       body,
       remote: { hostname: remote.hostname, port: remote.port },
+      server,
     };
     return new Promise((resolve) => {
       const onAnswer = (answer: FromWorker) => {
@@ -264,6 +269,7 @@ export class Supervisor {
   #debug: DebugSettings;
   #current: Generation | LoadFailure | undefined;
   #generation = 0;
+  #server: { name: string; port: string } | undefined;
   #onTraceback: (request: string, text: string) => void;
 
   /**
@@ -302,6 +308,14 @@ export class Supervisor {
     return next instanceof Generation ? { ms } : { ms, failure: next };
   }
 
+  /**
+   * Tells the generations where the session listens: `SERVER_NAME` and
+   * `SERVER_PORT`, as `serve()` gives them.
+   */
+  listening(addr: Deno.NetAddr): void {
+    this.#server = { name: addr.hostname, port: String(addr.port) };
+  }
+
   /** Serves one request from the current generation. */
   handler = (
     request: Request,
@@ -309,7 +323,8 @@ export class Supervisor {
   ): Promise<Response> | Response => {
     const current = this.#current;
     if (current instanceof Generation) {
-      return checkRequest(request, info) ?? current.handle(request, info);
+      return checkRequest(request, info) ??
+        current.handle(request, info, this.#server);
     }
     return failurePage(
       current ?? plainFailure("The app has not loaded yet"),

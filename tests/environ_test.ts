@@ -1,6 +1,7 @@
 /** The environ builder: keys, native strings, and the lazily filled keys. */
 import assert from "node:assert/strict";
 import type { App, Environ } from "../mod.ts";
+import { runDev } from "../dev.ts";
 import { toFetchHandler } from "../server.ts";
 import { buildEnviron, Client } from "../testing.ts";
 import { parseRaw, rawRequest, withServer } from "./_helpers.ts";
@@ -276,4 +277,26 @@ Deno.test("fetchExport() serves plain HTTP: wsgi.url_scheme is not the target's"
     info,
   );
   assert.equal(scheme, "https");
+});
+
+Deno.test("runDev() gives SERVER_NAME and SERVER_PORT of the bound address, as serve() does", async () => {
+  const dev = await runDev({
+    app: new URL("../examples/environ_echo.ts", import.meta.url).pathname,
+    port: 0,
+    liveReload: false,
+    log() {},
+    onListen() {},
+  });
+  try {
+    const { text } = await rawRequest(
+      dev.addr.port,
+      "GET / HTTP/1.1\r\nHost: example.test:81\r\nConnection: close\r\n\r\n",
+    );
+    const environ = JSON.parse(parseRaw(text).body);
+    assert.equal(environ.HTTP_HOST, "example.test:81");
+    assert.equal(environ.SERVER_NAME, "127.0.0.1");
+    assert.equal(environ.SERVER_PORT, String(dev.addr.port));
+  } finally {
+    await dev.close();
+  }
 });
