@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { serve } from "../../server.ts";
-import { rawRequest } from "../_helpers.ts";
+import { rawRequest, Spawned } from "../_helpers.ts";
 import { reportAgreement, startGunicorn } from "./_reference.ts";
 import { environEcho } from "./fixtures/environ_echo.ts";
 
@@ -816,8 +816,14 @@ interface Pair {
   stop(): Promise<void>;
 }
 
-/** Starts a {@linkcode Pair} configured for `on`. */
-async function startPair(on: Case["on"]): Promise<Pair> {
+/** dev.ts, as a developer runs it: a process of its own. */
+const DEV = new URL("../../dev.ts", import.meta.url).pathname;
+
+/**
+ * Starts a {@linkcode Pair} configured for `on`; for `dev`, our side is a
+ * dev.ts process on TCP instead of serve().
+ */
+async function startPair(on: Case["on"] | "dev"): Promise<Pair> {
   const dir = on === "unix" ? Deno.makeTempDirSync() : undefined;
   const gunicornSocket = `${dir}/gunicorn.sock`;
   const gunicorn = await startGunicorn(
@@ -833,6 +839,31 @@ async function startPair(on: Case["on"]): Promise<Pair> {
     if (dir !== undefined) Deno.removeSync(dir, { recursive: true });
     throw error;
   });
+  if (on === "dev") {
+    const dev = new Spawned(Deno.execPath(), [
+      "run",
+      "-A",
+      DEV,
+      "--port",
+      "0",
+      `${FIXTURES}environ_echo.ts`,
+    ]);
+    const stop = async () => {
+      await dev.stop("SIGTERM");
+      await gunicorn.process.stop("SIGTERM");
+    };
+    const listening = await dev.waitFor(
+      /Listening on http:\/\/127\.0\.0\.1:(\d+)\//,
+      "stdout",
+    ).catch(async (error) => {
+      await stop();
+      throw error;
+    });
+    return {
+      targets: { gunicorn: gunicorn.port, ours: Number(listening[1]) },
+      stop,
+    };
+  }
   const server = serve(environEcho, {
     onListen() {},
     ...(on === "unix" ? { path: `${dir}/ours.sock` } : { port: 0 }),
@@ -851,6 +882,41 @@ async function startPair(on: Case["on"]): Promise<Pair> {
   };
 }
 
+/**
+ * Runs each case as a step against its pair; returns how many agree. A
+ * listed difference must name its rule or limitation.
+ */
+async function runCases(
+  t: Deno.TestContext,
+  cases: Case[],
+  pairOf: (c: Case) => Pair,
+  under = "",
+): Promise<number> {
+  let agreed = 0;
+  for (const c of cases) {
+    const ok = await t.step(
+      `environ matches gunicorn's for ${c.name}${under}`,
+      async () => {
+        const listed = c.differs !== undefined || c.body !== undefined ||
+          (c.status !== undefined && c.status[0] !== c.status[1]);
+        assert.equal(
+          listed,
+          c.because !== undefined || c.limitation !== undefined,
+          "a listed difference, and only one, names its rule or limitation",
+        );
+        const { targets } = pairOf(c);
+        const [theirs, ours] = await Promise.all([
+          rawRequest(targets.gunicorn, c.request),
+          rawRequest(targets.ours, c.request),
+        ]);
+        compare(c, parseAnswer(theirs.text), parseAnswer(ours.text), targets);
+      },
+    );
+    if (ok) agreed++;
+  }
+  return agreed;
+}
+
 Deno.test("environ matches gunicorn's for every raw request", async (t) => {
   const pairs: Partial<Record<"plain" | "mounted" | "unix", Pair>> = {};
   let agreed = 0;
@@ -859,30 +925,25 @@ Deno.test("environ matches gunicorn's for every raw request", async (t) => {
     pairs.mounted = await startPair("mounted");
     pairs.unix = await startPair("unix");
     assert.ok(CASES.length >= 40);
-    for (const c of CASES) {
-      const ok = await t.step(
-        `environ matches gunicorn's for ${c.name}`,
-        async () => {
-          const listed = c.differs !== undefined || c.body !== undefined ||
-            (c.status !== undefined && c.status[0] !== c.status[1]);
-          assert.equal(
-            listed,
-            c.because !== undefined || c.limitation !== undefined,
-            "a listed difference, and only one, names its rule or limitation",
-          );
-          const { targets } = pairs[c.on ?? "plain"]!;
-          const [theirs, ours] = await Promise.all([
-            rawRequest(targets.gunicorn, c.request),
-            rawRequest(targets.ours, c.request),
-          ]);
-          compare(c, parseAnswer(theirs.text), parseAnswer(ours.text), targets);
-        },
-      );
-      if (ok) agreed++;
-    }
+    agreed = await runCases(t, CASES, (c) => pairs[c.on ?? "plain"]!);
   } finally {
     for (const pair of Object.values(pairs)) await pair.stop();
   }
   reportAgreement("environ vs gunicorn", agreed, CASES.length);
   assert.equal(agreed, CASES.length);
+});
+
+Deno.test("environ matches gunicorn's for every raw request on TCP under dev.ts", async (t) => {
+  // The dev server builds its environ in a Worker from a forwarded request:
+  // the same cases must give the same environ there.
+  const cases = CASES.filter((c) => c.on === undefined);
+  const pair = await startPair("dev");
+  let agreed = 0;
+  try {
+    agreed = await runCases(t, cases, () => pair, " under dev.ts");
+  } finally {
+    await pair.stop();
+  }
+  reportAgreement("environ vs gunicorn under dev.ts", agreed, cases.length);
+  assert.equal(agreed, cases.length);
 });
