@@ -184,10 +184,10 @@ const CASES: Case[] = [
     // gunicorn decodes the line as Latin-1, then its unquote encodes that
     // as UTF-8 again: each byte of the path arrives as two characters.
     differs: { PATH_INFO: ["/\xc3\xa2\xc2\x98\xc2\x95", "/\xe2\x98\x95"] },
-    because: "PEP 3333: strings ... must contain only code points " +
-      "representable in ISO-8859-1 encoding ... the bytes of the request as " +
-      "Latin-1, which is what gunicorn gives for the same path as " +
-      "%E2%98%95",
+    because: 'PEP 3333: all "strings" referred to in this specification ' +
+      "must contain only code points representable in ISO-8859-1 encoding; " +
+      "ours are the request's bytes as Latin-1, which is what gunicorn " +
+      "gives for the same path as %E2%98%95",
   },
   // Queries.
   { name: "an escaped query", request: get("/p?q=caf%C3%A9&x=%20&y=%2F") },
@@ -268,7 +268,7 @@ const CASES: Case[] = [
     name: "a fragment in the target",
     request: get("/frag#part?x"),
     status: [200, 400],
-    because: 'RFC 9112 §3.2: origin-form = absolute-path [ "?" query ], ' +
+    because: 'RFC 9112 §3.2.1: origin-form = absolute-path [ "?" query ], ' +
       "with no fragment; " +
       INVALID_TARGET.slice(0, INVALID_TARGET.indexOf(" (")),
   },
@@ -340,9 +340,11 @@ const CASES: Case[] = [
     name: "a repeated Cookie header",
     request: get("/", ["Cookie: a=1", "Cookie: b=2"]),
     differs: { HTTP_COOKIE: ["a=1,b=2", "a=1; b=2"] },
-    because: "RFC 9113 §8.2.3: these MUST be concatenated into a single " +
-      "octet string using the two-octet delimiter of 0x3b, 0x20 (the ASCII " +
-      "string \"; \"); gunicorn's comma makes b=2 part of a's value",
+    because: "RFC 6265 §5.4: the user agent MUST NOT attach more than one " +
+      "Cookie header field; where there are several, RFC 9113 §8.2.3: these " +
+      "MUST be concatenated into a single octet string using the two-octet " +
+      'delimiter of 0x3b, 0x20 (the ASCII string "; "); gunicorn\'s comma ' +
+      "makes b=2 part of a's value",
   },
   {
     name: "a header name with an underscore",
@@ -572,7 +574,7 @@ const CASES: Case[] = [
     ]),
     status: [200, 400],
     because: "RFC 9110 §5.3: A sender MUST NOT generate multiple field " +
-      "lines with the same name in a message ... unless ... the field's " +
+      "lines with the same name in a message ... unless that field's " +
       "definition allows multiple field line values to be recombined as a " +
       "comma-separated list; Content-Type (§8.3) does not",
   },
@@ -631,7 +633,7 @@ const CASES: Case[] = [
     request: get("/%61pp/page"),
     // gunicorn looks for the script name in the path before decoding it.
     status: [500, 200],
-    because: "RFC 3986 §6.2.2.2: URIs that differ in the replacement of an " +
+    because: "RFC 3986 §2.3: URIs that differ in the replacement of an " +
       "unreserved character with its corresponding percent-encoded US-ASCII " +
       "octet are equivalent",
   },
@@ -705,11 +707,11 @@ function parseAnswer(raw: string): Answer {
  *   ours runs many at once on one thread (PEP 3333: "This value should
  *   evaluate true if the application object may be simultaneously invoked
  *   by another thread in the same process").
- * - `gunicorn.socket` and `deno.*` are each server's extension keys (PEP
- *   3333: "servers and gateways ... may also provide ... extension
- *   variables ... named using only lower-case letters, numbers, dots, and
- *   underscores, and should be prefixed with a name that is unique to the
- *   defining server or gateway").
+ * - `gunicorn.socket` and `deno.*` are each server's own keys (PEP 3333:
+ *   "the environ dictionary may also contain server-defined variables. These
+ *   variables should be named using only lower-case letters, numbers, dots,
+ *   and underscores, and should be prefixed with a name that is unique to
+ *   the defining server or gateway").
  * - `REQUEST_URI` is ours only, the same as `RAW_URI` (PEP 3333: "A server
  *   or gateway should attempt to provide as many other CGI variables as are
  *   applicable").
