@@ -24,11 +24,17 @@ function frameHtml(frame: Frame): string {
   const where = `${escapeHtml(frame.url)}:${frame.line}:${frame.column}`;
   // Each line ends in its own newline, so that the highlighted one, a
   // block, is not followed by an empty line.
+  // Numbers padded to one width, so that the lines' indents line up.
+  const width = String(
+    (frame.source?.first ?? 1) + (frame.source?.lines.length ?? 1) - 1,
+  ).length;
   const source = frame.source
     ? `<pre class="source">${
       frame.source.lines.map((text, i) => {
         const number = frame.source!.first + i;
-        const line = `<span class="n">${number}</span> ${escapeHtml(text)}\n`;
+        const line = `<span class="n">${
+          String(number).padStart(width)
+        }</span> ${escapeHtml(text)}\n`;
         return number === frame.line ? `<b class="here">${line}</b>` : line;
       }).join("")
     }</pre>`
@@ -51,7 +57,7 @@ h1{font-size:1.3rem;color:#b00020}.message{margin-top:-.5rem;white-space:pre-wra
 .source{background:#f6f6f6;padding:.4rem;overflow:auto}.here{background:#ffe3e3;display:block}
 .n{color:#999}details{margin:.5rem 0}textarea{width:100%;height:12rem;font:12px monospace}
 #console pre{background:#1e1e1e;color:#ddd;padding:.5rem;min-height:3rem;max-height:24rem;overflow:auto;white-space:pre-wrap}
-#console input[name=source]{width:100%;font:13px monospace;padding:.3rem}.hint{color:#555;font-size:.9rem}
+#console textarea[name=source]{width:100%;height:auto;resize:vertical;font:13px monospace;padding:.3rem;box-sizing:border-box}.hint{color:#555;font-size:.9rem}
 #pin-message{color:#b00020;margin-left:.5rem}`;
 
 /**
@@ -74,7 +80,7 @@ An expression's value is shown; statements run as a function body (<code>return<
 <form id="pin-form"><label>PIN, printed in the terminal where dev.ts runs:
 <input name="pin" autocomplete="off" size="14"></label> <button>Unlock</button><span id="pin-message"></span></form>
 <div id="repl" hidden><pre id="output"></pre>
-<form id="eval-form"><input name="source" autocomplete="off" spellcheck="false" placeholder="> an expression, then Enter"></form></div>
+<form id="eval-form"><textarea name="source" rows="1" autocomplete="off" spellcheck="false" placeholder="> an expression, then Enter (Shift+Enter for a new line, up and down for history)"></textarea></form></div>
 </section>
 <script>${CONSOLE_SCRIPT}</script>`;
 }
@@ -102,12 +108,46 @@ pinForm.addEventListener("submit", async (event) => {
   const answer = await post("pin", { pin: pinForm.pin.value });
   if (answer.ok) unlocked(); else message.textContent = answer.error;
 });
+// Input history, newest last; \`at\` is the entry shown, history.length the
+// draft being typed, kept aside while older entries are shown.
+const history = [];
+let at = 0;
+let draft = "";
+const source = evalForm.source;
+const fit = () => { source.rows = Math.min(source.value.split("\\n").length, 20); };
+const show = (text) => {
+  source.value = text;
+  fit();
+  source.selectionStart = source.selectionEnd = text.length;
+};
+source.addEventListener("input", fit);
+source.addEventListener("keydown", (event) => {
+  const before = source.value.slice(0, source.selectionStart);
+  const after = source.value.slice(source.selectionEnd);
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    evalForm.requestSubmit();
+  } else if (event.key === "ArrowUp" && !before.includes("\\n") && at > 0) {
+    // Only from the first line: below it the arrow moves the caret.
+    event.preventDefault();
+    if (at === history.length) draft = source.value;
+    show(history[--at]);
+  } else if (event.key === "ArrowDown" && !after.includes("\\n") && at < history.length) {
+    event.preventDefault();
+    at++;
+    show(at === history.length ? draft : history[at]);
+  }
+});
 evalForm.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const source = evalForm.source.value;
-  evalForm.source.value = "";
-  const answer = await post("eval", { source, error: root.dataset.error });
-  output.textContent += "> " + source + "\\n" + (answer.output ?? answer.error) + "\\n";
+  const text = source.value;
+  if (text.trim() === "") return;
+  if (history.at(-1) !== text) history.push(text);
+  at = history.length;
+  draft = "";
+  show("");
+  const answer = await post("eval", { source: text, error: root.dataset.error });
+  output.textContent += "> " + text.replaceAll("\\n", "\\n  ") + "\\n" + (answer.output ?? answer.error) + "\\n";
   output.scrollTop = output.scrollHeight;
 });
 })();`;
