@@ -258,7 +258,9 @@ export class Exchange implements SignalSource {
   #streamDone = false;
   #sent = 0;
   #overflowLogged = false;
-  #wake: (() => void) | undefined;
+  // The body is computing its next chunk: no second next() meanwhile, and
+  // return() waits for the step to end (a running generator refuses it).
+  #stepping = false;
   #roomWaiters: (() => void)[] | undefined;
   #disconnect: AbortController | undefined;
   #cancelledByClient = false;
@@ -398,7 +400,6 @@ export class Exchange implements SignalSource {
       );
     }
     this.#enqueue(bytes);
-    this.#wake?.();
     if (this.#controller === undefined || this.#controller.desiredSize! > 0) {
       return Promise.resolve();
     }
@@ -463,7 +464,8 @@ export class Exchange implements SignalSource {
         this.#abort(error);
         return this.#response;
       }
-      this.#wake?.();
+      // A read may already be waiting for the body's data.
+      if (this.#controller!.desiredSize! > 0) this.#advance();
       return this.#response;
     }
     if (Array.isArray(body)) return this.#arrayResponse(body);
@@ -494,21 +496,35 @@ export class Exchange implements SignalSource {
     const iterator = this.#iterator!;
     while (true) {
       let step: IteratorResult<Chunk> | PromiseLike<IteratorResult<Chunk>>;
+      this.#stepping = true;
       try {
         step = iterator.next();
       } catch (error) {
+        this.#stepping = false;
         this.#iterationDone = true;
         return this.#fail(error);
       }
       if (isThenable<IteratorResult<Chunk>>(step)) {
-        return Promise.resolve(step).then(
-          (result) => this.#afterFirstStep(result) ?? this.#firstChunk(),
-          (error) => {
-            this.#iterationDone = true;
-            return this.#fail(error);
-          },
-        );
+        const pending = step;
+        return new Promise((resolve) => {
+          // A write() in this step sends the headers: the Response must
+          // reach its reader then, since the write waits for that reader.
+          if (this.#response !== undefined) resolve(this.#response);
+          this.#resolve = resolve;
+          Promise.resolve(pending).then(
+            (result) => {
+              this.#stepping = false;
+              resolve(this.#afterFirstStep(result) ?? this.#firstChunk());
+            },
+            (error) => {
+              this.#stepping = false;
+              this.#iterationDone = true;
+              resolve(this.#fail(error));
+            },
+          );
+        });
       }
+      this.#stepping = false;
       const response = this.#afterFirstStep(step);
       if (response !== undefined) return response;
     }
@@ -518,6 +534,11 @@ export class Exchange implements SignalSource {
   #afterFirstStep(
     step: IteratorResult<Chunk>,
   ): Response | Promise<Response> | undefined {
+    // A write() in this step sent the headers: the body streams from here.
+    if (this.#response !== undefined) {
+      if (this.#afterStep(step)) this.#advance();
+      return this.#response;
+    }
     if (this.#violation !== undefined) {
       this.#iterationDone = step.done === true;
       return this.#fail(this.#violation);
@@ -630,9 +651,14 @@ export class Exchange implements SignalSource {
 
   /** Sends the headers: from here on the body streams. */
   #commit(): Response {
-    if (NULL_BODY.has(this.#status) || this.#head) {
-      return this.#nullBodyResponse();
-    }
+    const response = NULL_BODY.has(this.#status) || this.#head
+      ? this.#nullBodyResponse()
+      : this.#streamResponse();
+    this.#resolve?.(response);
+    return response;
+  }
+
+  #streamResponse(): Response {
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -650,9 +676,7 @@ export class Exchange implements SignalSource {
       this.#streamDone = true;
       this.#closeBody();
     }
-    this.#response = response;
-    this.#resolve?.(response);
-    return response;
+    return this.#response = response;
   }
 
   #enqueue(bytes: Uint8Array): void {
@@ -675,58 +699,81 @@ export class Exchange implements SignalSource {
     this.#controller!.enqueue(bytes);
   }
 
-  async #pull(): Promise<void> {
+  /**
+   * The stream wants data. The body is stepped apart from this call: a
+   * body that awaits write() inside its step needs the stream to pull
+   * again, to let that write go on, before its step can end.
+   */
+  #pull(): void {
     this.#releaseWriters();
-    while (!this.#streamDone) {
+    this.#advance();
+  }
+
+  /** Asks the body for its next chunk, unless a step is under way. */
+  #advance(): void {
+    while (!this.#stepping && !this.#streamDone) {
       const iterator = this.#iterator;
+      // The app is still running (it called write()); #take goes on.
+      if (iterator === undefined) return;
       // Everything Content-Length promised is out: the rest of the body
       // would be dropped, so stop reading it (a ranged file, say).
-      if (
-        iterator !== undefined && this.#contentLength >= 0 &&
-        this.#sent >= this.#contentLength
-      ) {
+      if (this.#contentLength >= 0 && this.#sent >= this.#contentLength) {
         this.#finish();
         return;
       }
-      if (iterator === undefined) {
-        // The app is still running (it called write()); wait for more data
-        // or for its body.
-        await new Promise<void>((resolve) => this.#wake = resolve);
-        this.#wake = undefined;
-        if (this.#iterator === undefined) return;
-        continue;
-      }
-      let step: IteratorResult<Chunk>;
+      let step: IteratorResult<Chunk> | PromiseLike<IteratorResult<Chunk>>;
+      this.#stepping = true;
       try {
-        step = await iterator.next();
+        step = iterator.next();
       } catch (error) {
+        this.#stepping = false;
         this.#iterationDone = true;
         this.#abort(error);
         return;
       }
-      if (this.#streamDone) return;
-      // The body called startResponse() again and caught the refusal.
-      if (this.#violation !== undefined) {
-        this.#iterationDone = step.done === true;
-        this.#abort(this.#violation);
+      if (isThenable<IteratorResult<Chunk>>(step)) {
+        Promise.resolve(step).then((result) => {
+          this.#stepping = false;
+          if (this.#afterStep(result)) this.#advance();
+        }, (error) => {
+          this.#stepping = false;
+          this.#iterationDone = true;
+          this.#abort(error);
+        });
         return;
       }
-      if (step.done) {
-        this.#iterationDone = true;
-        this.#finish();
-        return;
-      }
-      let bytes: Uint8Array;
-      try {
-        bytes = toBytes(step.value, "the body");
-      } catch (error) {
-        this.#abort(error);
-        return;
-      }
-      if (bytes.length === 0) continue;
-      this.#enqueue(bytes);
-      return;
+      this.#stepping = false;
+      if (!this.#afterStep(step)) return;
     }
+  }
+
+  /** Handles one step after the headers; true to step again (an empty chunk). */
+  #afterStep(step: IteratorResult<Chunk>): boolean {
+    if (step.done) this.#iterationDone = true;
+    if (this.#streamDone) {
+      // A return() held back while the step ran.
+      this.#closeBody();
+      return false;
+    }
+    // The body called startResponse() again and caught the refusal.
+    if (this.#violation !== undefined) {
+      this.#abort(this.#violation);
+      return false;
+    }
+    if (step.done) {
+      this.#finish();
+      return false;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = toBytes(step.value, "the body");
+    } catch (error) {
+      this.#abort(error);
+      return false;
+    }
+    if (bytes.length === 0) return true;
+    this.#enqueue(bytes);
+    return false;
   }
 
   /** The body ended: close the stream, or abort it if it fell short. */
@@ -753,7 +800,6 @@ export class Exchange implements SignalSource {
       this.#streamDone = true;
       this.#controller?.error(new ResponseAborted(error));
     }
-    this.#wake?.();
     this.#releaseWriters();
     this.#closeBody();
   }
@@ -766,7 +812,6 @@ export class Exchange implements SignalSource {
     );
     this.#streamDone = true;
     this.#releaseWriters();
-    this.#wake?.();
     this.#closeBody();
   }
 
@@ -787,6 +832,8 @@ export class Exchange implements SignalSource {
     ) {
       return;
     }
+    // return() waits for the step under way; #afterStep calls again.
+    if (typeof body.close !== "function" && this.#stepping) return;
     this.#bodyClosed = true;
     try {
       let closing: unknown;

@@ -53,15 +53,23 @@ function latin1(bytes: Uint8Array): string {
  * Sends raw bytes over TCP to `port` on 127.0.0.1 (or to a unix socket, when
  * given its path) and reads until the server closes the connection (send
  * `Connection: close`). Returns what arrived, as Latin-1 text, and whether
- * the connection ended in an error (an aborted response).
+ * the connection ended in an error (an aborted response). With `ms`, a
+ * response not over by then closes the connection and rejects, so that a
+ * hang fails the test instead of the suite.
  */
 export async function rawRequest(
   port: number | string,
   request: string | Uint8Array,
+  ms?: number,
 ): Promise<{ text: string; aborted: boolean }> {
   const conn = typeof port === "number"
     ? await Deno.connect({ hostname: "127.0.0.1", port })
     : await Deno.connect({ transport: "unix", path: port });
+  let timedOut = false;
+  const timer = ms === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, ms);
   try {
     const bytes = typeof request === "string"
       ? Uint8Array.from(request, (c) => c.charCodeAt(0))
@@ -84,9 +92,17 @@ export async function rawRequest(
       parts.push(buffer.slice(0, n));
     }
     const text = parts.map(latin1).join("");
+    if (timedOut) {
+      throw new Error(
+        `Cannot read the response: it was not over within ${ms} ms; got ${
+          JSON.stringify(text.slice(0, 200))
+        }`,
+      );
+    }
     return { text, aborted };
   } finally {
-    conn.close();
+    clearTimeout(timer);
+    if (!timedOut) conn.close();
   }
 }
 

@@ -5,8 +5,15 @@
  */
 import assert from "node:assert/strict";
 import type { App, Body, Chunk, Header } from "../mod.ts";
+import { toFetchHandler } from "../server.ts";
 import { Client } from "../testing.ts";
-import { errorLog } from "./_helpers.ts";
+import {
+  dechunk,
+  errorLog,
+  parseRaw,
+  rawRequest,
+  withServer,
+} from "./_helpers.ts";
 
 const text: Header[] = [["Content-Type", "text/plain"]];
 
@@ -200,6 +207,161 @@ Deno.test("write() data goes out before the returned body's data", async () => {
     return ["three ", "four"];
   });
   assert.equal((await c.get("/")).text(), "one two three four");
+});
+
+/** Fails, instead of hanging the suite, when `promise` takes over `ms`. */
+async function within<T>(
+  promise: T | Promise<T>,
+  what: string,
+  ms = 3000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return await Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what} hung for ${ms} ms`)),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** An async generator body that writes between its own chunks. */
+function writingBody(write: (chunk: Chunk) => Promise<void>) {
+  return (async function* () {
+    yield "a";
+    await write("b");
+    yield "c";
+    await write("d");
+  })();
+}
+
+Deno.test("write() from inside an async generator body goes out in order with its chunks", async () => {
+  const { client: c } = client((_environ, startResponse) =>
+    writingBody(startResponse("200 OK", text))
+  );
+  assert.equal((await within(c.get("/"), "GET")).text(), "abcd");
+  const head = await within(c.head("/"), "HEAD");
+  assert.equal(head.status, 200);
+  assert.equal(head.body.length, 0);
+});
+
+Deno.test("write() before an async generator body's first chunk sends the headers", async () => {
+  const apps: App[] = [
+    (_environ, startResponse) => {
+      const write = startResponse("200 OK", text);
+      return (async function* () {
+        await write("1");
+        await write("2");
+        yield "3";
+        await write("4");
+      })();
+    },
+    async (_environ, startResponse) => {
+      const write = startResponse("200 OK", text);
+      await write("1");
+      return (async function* () {
+        await write("2");
+        yield "3";
+        await write("4");
+      })();
+    },
+  ];
+  for (const app of apps) {
+    const { client: c } = client(app);
+    assert.equal((await within(c.get("/"), "GET")).text(), "1234");
+    assert.equal((await within(c.head("/"), "HEAD")).body.length, 0);
+  }
+});
+
+Deno.test("write() from inside a sync generator body keeps the order", async () => {
+  const { client: c, log } = client((_environ, startResponse) => {
+    const write = startResponse("200 OK", text);
+    return (function* () {
+      void write("a");
+      yield "b";
+      void write("c");
+      yield "d";
+    })();
+  });
+  assert.equal((await within(c.get("/"), "GET")).text(), "abcd");
+  assert.equal((await within(c.head("/"), "HEAD")).body.length, 0);
+  assert.equal(log(), "");
+});
+
+Deno.test("write() from inside a body goes out in order on the wire, for GET and HEAD", async () => {
+  const log = errorLog();
+  await withServer(
+    (_environ, startResponse) => writingBody(startResponse("200 OK", text)),
+    async (_server, port) => {
+      const get = await rawRequest(
+        port,
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        3000,
+      );
+      const { head, body } = parseRaw(get.text);
+      assert.equal(head[0], "HTTP/1.1 200 OK");
+      assert.ok(head.includes("transfer-encoding: chunked"), head.join("\n"));
+      assert.equal(dechunk(body), "abcd");
+      const headed = await rawRequest(
+        port,
+        "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        3000,
+      );
+      assert.equal(parseRaw(headed.text).head[0], "HTTP/1.1 200 OK");
+      assert.equal(parseRaw(headed.text).body, "");
+    },
+    { errors: log.sink },
+  );
+  assert.equal(log.text(), "");
+});
+
+Deno.test("write() from inside a body waits while nobody reads (backpressure)", async () => {
+  let written = 0;
+  const handler = toFetchHandler((_environ, startResponse) => {
+    const write = startResponse("200 OK", []);
+    return (async function* () {
+      for (let i = 0; i < 100; i++) {
+        await write("x".repeat(1000));
+        written++;
+        yield "y";
+      }
+    })();
+  });
+  const response = await within(
+    handler(new Request("http://localhost/")),
+    "the response",
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(
+    written <= 2,
+    `the body ran ahead of the reader: ${written} writes`,
+  );
+  const body = await within(response.text(), "the body");
+  assert.equal(body, ("x".repeat(1000) + "y").repeat(100));
+  assert.equal(written, 100);
+});
+
+Deno.test("write() from inside a generator body of a 204 or 304 sends nothing and ends", async () => {
+  for (const status of ["204 No Content", "304 Not Modified"]) {
+    const body = closable(() => []);
+    const { client: c, log } = client((_environ, startResponse) => {
+      const write = startResponse(status, []);
+      return Object.assign(
+        (async function* () {
+          await write("dropped");
+          yield "dropped too";
+        })(),
+        { close: body.close },
+      );
+    });
+    const response = await within(c.get("/"), status);
+    assert.equal(response.statusLine, status);
+    assert.equal(response.body.length, 0);
+    assert.equal(body.closed, 1);
+    assert.equal(log(), "");
+  }
 });
 
 Deno.test("write() refuses chunks that are not strings or Uint8Arrays", async () => {
