@@ -19,7 +19,7 @@ import type { AppLike, Environ, ErrorSink } from "./mod.ts";
 import { toApp } from "./_app.ts";
 import { type EnvironContext, makeEnviron } from "./_environ.ts";
 import { errorStream, formatError } from "./_errors.ts";
-import { checkRequest } from "./_request_checks.ts";
+import { checkRequest, field, innerFields } from "./_request_checks.ts";
 import {
   Exchange,
   internalError,
@@ -186,7 +186,7 @@ function handlerFor(
     const rejected = checkRequest(request, info);
     if (rejected !== undefined) return rejected;
     if (limit !== Infinity) {
-      const length = request.headers.get("content-length");
+      const length = field(request, innerFields(request), "content-length");
       if (length !== null && Number(length) > limit) return tooLarge(limit);
     }
     const exchange = new Exchange(toWire);
