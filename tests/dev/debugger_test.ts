@@ -265,3 +265,43 @@ Deno.test("dev.ts on a pipe prints a failed import and a traceback without ANSI 
   assert.match(dev.stdout, /error in GET \/boom: Error: kaboom/);
   assert.ok(!dev.output().includes("\x1b"), dev.output());
 });
+
+Deno.test("dev.ts colours its lines on a terminal only, and not under NO_COLOR", async () => {
+  const dir = await tempProject({
+    "app.ts":
+      'export default (_e: unknown, sr: (s: string, h: [string, string][]) => unknown) => {\n  sr("200 OK", []);\n  return ["ok"];\n};\n',
+  });
+  const dev = new URL("../../dev.ts", import.meta.url).pathname;
+  // util-linux's script(1) runs the command on a pseudo-terminal.
+  const onTerminal = async (env: string) => {
+    const run = new Spawned(
+      "script",
+      [
+        "-qec",
+        `env ${env} '${Deno.execPath()}' run -A '${dev}' app.ts --port 0`,
+        "/dev/null",
+      ],
+      {},
+      dir,
+    );
+    try {
+      const url = (await run.waitFor(/Listening on (\S+?)\r?\n/, "stdout"))[1];
+      await (await fetch(url)).text();
+      await run.waitFor(/GET \/ /, "stdout");
+      await run.waitFor(/ ms\r?\n/, "stdout");
+    } finally {
+      await run.stop("SIGTERM");
+    }
+    return run.stdout;
+  };
+  try {
+    const coloured = await onTerminal("-u NO_COLOR");
+    assert.ok(coloured.includes("GET / \x1b[32m200\x1b[0m "), coloured);
+    assert.ok(coloured.includes("\x1b[35mloaded\x1b[0m in "), coloured);
+    const plain = await onTerminal("NO_COLOR=1");
+    assert.match(plain, /GET \/ 200 /);
+    assert.ok(!plain.includes("\x1b"), plain);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
