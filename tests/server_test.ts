@@ -850,3 +850,23 @@ Deno.test("serve() answers 501 to a transfer coding other than chunked, which De
     assert.equal(environ.HTTP_TRANSFER_ENCODING, "Chunked");
   });
 });
+
+Deno.test("toFetchHandler() checks a Request made by hand as one from Deno.serve", async () => {
+  const { app, calls } = counted();
+  const handler = toFetchHandler(app);
+  for (
+    const [url, headers, status] of [
+      ["http://h/public", { host: "h/admin" }, 400],
+      ["http://h/a", { host: "h", "content-type": "a/b, c/d" }, 400],
+      ["http://h/a", { host: "h", "transfer-encoding": "gzip, chunked" }, 501],
+      ["http://h/a", { host: "h" }, 200],
+    ] as const
+  ) {
+    const response = await handler(
+      new Request(url, { method: "POST", headers }),
+    );
+    await response.body?.cancel();
+    assert.equal(response.status, status, JSON.stringify(headers));
+  }
+  assert.equal(calls(), 1);
+});
