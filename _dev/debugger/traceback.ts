@@ -80,9 +80,10 @@ class Sources {
   }
 }
 
-// A module that fails to load names its place in its message (a syntax
-// error, a missing module or export), not in its stack.
-const PLACE = /at (file:\/\/\S+?):(\d+):(\d+)/;
+// A module that fails to load names its place at the end of its message (a
+// syntax error, a missing module or export), not in its stack; a path that
+// an app's message quotes elsewhere is not one.
+const PLACE = /at (file:\/\/\S+?):(\d+):(\d+)$/;
 
 /**
  * The frames of `error`'s stack, with source lines for local files. A

@@ -49,6 +49,18 @@ Deno.test("framesOf() finds each frame's file, line, source and owner", async ()
   }
 });
 
+Deno.test("framesOf() takes a place from the end of a message only, as Deno puts a failed import's", () => {
+  const quoted = new Error("cannot read at file:///srv/data.ts:3:4 today");
+  assert.notEqual(framesOf(quoted)[0].url, "file:///srv/data.ts");
+  const failed = new TypeError(
+    'Module not found "file:///srv/gone.ts".\n    at file:///srv/app.ts:1:19',
+  );
+  assert.deepEqual(
+    [framesOf(failed)[0].fn, framesOf(failed)[0].url, framesOf(failed)[0].line],
+    ["<module>", "file:///srv/app.ts", 1],
+  );
+});
+
 Deno.test("runDev() answers an exception with a traceback page, HTML or text by Accept", async () => {
   await withDev(await project(), async (dev, dir) => {
     const html = await fetch(new URL("/boom", dev.url), {
