@@ -57,7 +57,7 @@ export function insideFunction(
   column: number,
 ): boolean {
   let offset = 0;
-  for (let n = 1; n < line && offset >= 0; n++) {
+  for (let n = 1; n < line; n++) {
     offset = source.indexOf("\n", offset) + 1;
     if (offset === 0) return false;
   }
