@@ -11,9 +11,13 @@
  * and empty elements are ignored ("a recipient MUST parse and ignore a
  * reasonable number of empty list elements"). Elements keep their quotes.
  * Returns undefined for a quoted string that is never closed, which makes the
- * whole list malformed.
+ * whole list malformed. With `quotedPairs` false a backslash is an ordinary
+ * character, as in an entity-tag (RFC 9110 8.8.3 has no quoted-pair there).
  */
-export function splitList(value: string): string[] | undefined {
+export function splitList(
+  value: string,
+  quotedPairs = true,
+): string[] | undefined {
   const elements: string[] = [];
   let start = 0;
   let quoted = false;
@@ -21,7 +25,7 @@ export function splitList(value: string): string[] | undefined {
     const c = value.charCodeAt(i);
     if (quoted) {
       // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
-      if (c === BACKSLASH) i++;
+      if (c === BACKSLASH && quotedPairs) i++;
       else if (c === DQUOTE) quoted = false;
     } else if (c === DQUOTE) quoted = true;
     else if (c === COMMA) {

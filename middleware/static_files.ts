@@ -49,6 +49,11 @@
  *   `If-Modified-Since` answers 304. Dates are read as HTTP-dates only
  *   (IMF-fixdate, RFC 850, asctime; always UTC): anything else, an ISO date
  *   included, is ignored, as RFC 9110 13.1.3 and 13.1.4 say.
+ * - `If-Match` and `If-None-Match` are read as RFC 9110 lists of
+ *   entity-tags: a comma or backslash inside a quoted tag is part of it, an
+ *   element that is no entity-tag matches nothing, and a quote never closed
+ *   leaves nothing to match (a 200 for `If-None-Match`, a 412 for
+ *   `If-Match`), where nginx splits at every comma.
  * - One range (`bytes=a-b`, `a-`, `-n`) gets a 206; a range that starts past
  *   the end a 416 with `Content-Range: bytes *\/size`; several ranges, a
  *   malformed header, another unit, or a HEAD request get the whole file as a
@@ -110,6 +115,7 @@ import type {
   StartResponse,
 } from "../mod.ts";
 import { parseHttpDate } from "../_http_date.ts";
+import { splitList } from "../_list.ts";
 import { decodeNative, encodeNative } from "../util.ts";
 
 /** Options of {@linkcode staticFiles}. */
@@ -677,12 +683,23 @@ function listMatches(
   if (list.trim() === "*") return true;
   if (etag === undefined || strong && etag.startsWith("W/")) return false;
   const ours = opaque(etag);
-  for (const [tag] of list.matchAll(/(?:W\/)?"[^"]*"/g)) {
+  // A tag may hold commas and backslashes, but no quoted-pair.
+  const tags = splitList(list, false);
+  // A quote never closed leaves no list of entity-tags: nothing matches,
+  // so If-None-Match sends the file and If-Match refuses, the safe sides.
+  if (tags === undefined) return false;
+  for (const tag of tags) {
+    // An element that is no entity-tag matches nothing, whatever it holds.
+    if (!ENTITY_TAG.test(tag)) continue;
     if (strong && tag.startsWith("W/")) continue;
     if (opaque(tag) === ours) return true;
   }
   return false;
 }
+
+// RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, with
+// etagc = %x21 / %x23-7E / obs-text.
+const ENTITY_TAG = /^(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/;
 
 /** An ETag without its weakness marker, for the weak comparison. */
 function opaque(tag: string): string {

@@ -472,6 +472,40 @@ Deno.test("staticFiles() answers failed If-Match and If-Unmodified-Since with 41
   });
 });
 
+Deno.test("staticFiles() reads If-None-Match and If-Match as lists of entity-tags", async () => {
+  await withTree(async ({ root }) => {
+    const client = new Client(staticFiles(root)(inner));
+    const etag = (await client.get("/hello.txt")).headers.get("etag")!;
+    const status = async (name: string, value: string) =>
+      (await client.get("/hello.txt", { headers: { [name]: value } })).status;
+    // [value, If-None-Match status, If-Match status]
+    const cases: [string, number, number][] = [
+      // A comma inside a quoted tag does not end it (RFC 9110 8.8.3).
+      [`"a,b", ${etag}`, 304, 200],
+      [`${etag}, "a,b"`, 304, 200],
+      [`"a,b"`, 200, 412],
+      [`W/"a, b",${etag}`, 304, 200],
+      // A backslash is an etagc like any other: no quoted-pair in a tag.
+      [`"a\\", ${etag}`, 304, 200],
+      // Empty elements are ignored (RFC 9110 5.6.1).
+      [` , ,${etag} ,`, 304, 200],
+      // An element that is no entity-tag matches nothing, even with our
+      // tag inside it.
+      [`x${etag}`, 200, 412],
+      [`${etag}x`, 200, 412],
+      [`${etag} "a"`, 200, 412],
+      [`"a" ${etag}`, 200, 412],
+      // A quote never closed: no list of entity-tags at all.
+      [`"a, ${etag}`, 200, 412],
+      [`${etag}, "a`, 200, 412],
+    ];
+    for (const [value, noneMatch, match] of cases) {
+      assert.equal(await status("If-None-Match", value), noneMatch, value);
+      assert.equal(await status("If-Match", value), match, value);
+    }
+  });
+});
+
 Deno.test("staticFiles() takes a date in If-Range only once its second is over", async () => {
   await withTree(async ({ root }) => {
     // Changed "now" (a minute ahead, so that the test cannot race the
