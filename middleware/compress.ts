@@ -16,7 +16,9 @@
  * stands for any coding not named, ties go to gzip (the order of the
  * `encodings` option), and an `identity` with a higher q-value than every
  * coding keeps the body as it is. No `Accept-Encoding` at all means no
- * compression. The response is left alone for HEAD requests, for statuses
+ * compression. The header is read as an RFC 9110 list: a comma inside a
+ * quoted string does not split it, an element holding a quoted string names
+ * no coding, and a quote never closed leaves the body as it is. The response is left alone for HEAD requests, for statuses
  * 1xx, 204, 205, 206 and 304, when it already has a `Content-Encoding` or a
  * `Content-Range`, when its `Cache-Control` says `no-transform`, when its
  * type is already compressed (images other than SVG, BMP and icons, audio,
@@ -69,6 +71,7 @@ import type {
 } from "../mod.ts";
 import { FileBody } from "../_file_wrapper.ts";
 import { concat } from "../_input.ts";
+import { splitList } from "../_list.ts";
 import { isThenable } from "../_response.ts";
 
 /** A content coding that {@linkcode compress} can produce. */
@@ -223,8 +226,14 @@ function negotiate(
   encodings: readonly Coding[],
 ): Coding | undefined {
   if (header === undefined) return undefined;
+  const parts = splitList(header);
+  // A quote never closed leaves no list to read: send the body as it is.
+  if (parts === undefined) return undefined;
   const weights = new Map<string, number>();
-  for (const part of header.split(",")) {
+  for (const part of parts) {
+    // Codings and weights are tokens: an element with a quoted string in
+    // it is none of them.
+    if (part.includes('"')) continue;
     const [name, ...params] = part.split(";");
     let coding = name.trim().toLowerCase();
     if (coding === "") continue;
@@ -668,7 +677,7 @@ function withVary(headers: Header[]): Header[] {
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i];
     if (name.toLowerCase() !== "vary") continue;
-    const fields = value.split(",").map((field) => field.trim().toLowerCase());
+    const fields = (splitList(value) ?? []).map((field) => field.toLowerCase());
     if (fields.includes("*") || fields.includes("accept-encoding")) {
       return headers;
     }

@@ -102,6 +102,29 @@ Deno.test("compress() negotiates Accept-Encoding by q-value (RFC 9110 12.5.3)", 
   }
 });
 
+Deno.test("compress() reads Accept-Encoding as an RFC 9110 list: a quoted comma does not split it", async () => {
+  const { client } = clientFor(answer(() => [TEXT]));
+  const table: [string, string | null][] = [
+    // One element whose parameter holds ", gzip;q=1": no gzip was asked for.
+    ['x;p=", gzip;q=1;y="', null],
+    ['x;p="a, b", deflate', "deflate"],
+    // Empty elements are ignored (RFC 9110 5.6.1).
+    [" , deflate,, gzip;q=0.5 ,", "deflate"],
+    // A quote never closed: no list at all, so the body is sent as it is.
+    ['gzip, x;p="a', null],
+  ];
+  for (const [accept, expected] of table) {
+    const response = await client.get("/", {
+      headers: { "Accept-Encoding": accept },
+    });
+    assert.equal(
+      response.headers.get("content-encoding"),
+      expected,
+      `Accept-Encoding: ${accept}`,
+    );
+  }
+});
+
 Deno.test("compress() prefers the codings in the order of its encodings option", async () => {
   const { client } = clientFor(answer(() => [TEXT]), {
     encodings: ["deflate", "gzip"],
