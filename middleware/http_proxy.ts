@@ -24,7 +24,7 @@
  *
  * Hop-by-hop headers (`Connection`, `Keep-Alive`, `Proxy-*`, `TE`,
  * `Trailer`, `Transfer-Encoding`, `Upgrade`, and any named in
- * `Connection`) are dropped both ways. `Host` becomes the upstream's (Deno's
+ * `Connection`, read as an RFC 9110 list of tokens) are dropped both ways. `Host` becomes the upstream's (Deno's
  * `fetch` allows no other); the client's is in `X-Forwarded-Host`.
  * `Accept-Encoding` is sent as `identity`, because Deno's `fetch` would
  * otherwise decode a gzip or brotli body but keep its `Content-Encoding`;
@@ -77,6 +77,7 @@ import type {
 import { escapeControls, formatError } from "../_errors.ts";
 import { REASONS } from "../_status.ts";
 import { HOP_BY_HOP as SERVER_HOP_BY_HOP } from "../_headers.ts";
+import { splitList } from "../_list.ts";
 
 /** Options of {@linkcode httpProxy}. */
 export interface HttpProxyOptions {
@@ -453,16 +454,22 @@ function quote(path: string): string {
   return out;
 }
 
-/** The header names listed in a `Connection` header, lowercase. */
+/**
+ * The header names listed in a `Connection` header, lowercase. Only a token
+ * is a connection-option (RFC 9110 7.6.1): a quoted string names no header,
+ * whatever its commas enclose, and a quote never closed leaves no list.
+ */
 function connectionTokens(value: string | undefined): Set<string> {
   const tokens = new Set<string>();
   if (value === undefined) return tokens;
-  for (const token of value.split(",")) {
-    const name = token.trim().toLowerCase();
-    if (name !== "") tokens.add(name);
+  for (const option of splitList(value) ?? []) {
+    if (TOKEN.test(option)) tokens.add(option.toLowerCase());
   }
   return tokens;
 }
+
+// RFC 9110 5.6.2: token = 1*tchar.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Whether the request has a body to forward. */
 function hasBody(environ: Environ): boolean {

@@ -176,6 +176,25 @@ Deno.test("httpProxy() drops hop-by-hop request headers, including those named i
   });
 });
 
+Deno.test("httpProxy() reads Connection as an RFC 9110 list: a quoted comma does not split it", async () => {
+  await withUpstream(echo, async (origin) => {
+    const client = new Client(httpProxy("/api", origin)(local));
+    const seen = (await client.get("/api", {
+      headers: {
+        // A quoted string is no connection-option (a token): it names none
+        // of the headers inside it.
+        "Connection": 'X-Private, "x-a, X-Kept, x-b", , X-Gone',
+        "X-Private": "secret",
+        "X-Kept": "yes",
+        "X-Gone": "gone",
+      },
+    })).json<Echo>();
+    assert.equal(seen.headers["x-private"], undefined);
+    assert.equal(seen.headers["x-gone"], undefined);
+    assert.equal(seen.headers["x-kept"], "yes");
+  });
+});
+
 Deno.test("httpProxy() passes the status and response headers back, hop-by-hop ones dropped", async () => {
   await withUpstream(() => {
     const headers = new Headers([
