@@ -73,6 +73,10 @@ export function checkRequest(
   }
   // 3. A "#" is not in the grammar of a request target.
   if (url.indexOf("#", end) >= 0) return refuse(FRAGMENT);
+  // A GET or HEAD gets no body from Deno.serve, so a type or coding would
+  // describe nothing, and a hello world reads two fields fewer.
+  const method = req.method;
+  if (method === "GET" || method === "HEAD") return undefined;
   // 4. Deno joins repeated fields with ", "; one media type has a comma
   // only inside a quoted string (RFC 9110 8.3.1).
   const type = field(req, inner, "content-type");
@@ -81,11 +85,7 @@ export function checkRequest(
   }
   // 5. Deno.serve refuses a coding list that does not end in chunked, and
   // decodes only that one: the app would get "gzip, chunked" still gzipped.
-  // A GET or HEAD gets no body from Deno.serve, so nothing reaches the app.
-  const method = req.method;
-  const coding = method === "GET" || method === "HEAD"
-    ? null
-    : field(req, inner, "transfer-encoding");
+  const coding = field(req, inner, "transfer-encoding");
   if (coding !== null && !CHUNKED.test(coding)) {
     return refuse(CODING, 501);
   }

@@ -816,7 +816,8 @@ Deno.test("toFetchHandler() and fetchExport() check a request as serve() does", 
           "GET /public HTTP/1.1\r\nHost: h/admin\r\n",
           "GET /public HTTP/1.1\r\n",
           "GET /a#b HTTP/1.1\r\nHost: h\r\n",
-          "GET / HTTP/1.1\r\nHost: h\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n",
+          "POST / HTTP/1.1\r\nHost: h\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n" +
+          "Content-Length: 0\r\n",
         ]
       ) {
         const { status } = await rawStatus(
