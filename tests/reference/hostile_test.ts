@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Spawned } from "../_helpers.ts";
 import { decodeNative } from "../../util.ts";
-import { reportAgreement } from "./_reference.ts";
+import { reportAgreement, startGunicorn } from "./_reference.ts";
 
 const SERVER = new URL("../../server.ts", import.meta.url).pathname;
 
@@ -652,6 +652,42 @@ const DENO_ANSWERS: Record<string, string> = {
     "400 and a reset: Deno.serve has one limit, on the whole head",
 };
 
+/** Where the good request sent after every case goes. */
+const good: Check = answered(200, { seen: { path: "/good" } });
+
+/**
+ * Sends every case and the slow client to the server on `port`, a good
+ * request after each, which must be answered; returns the cases not answered
+ * as the RFC says, with what was wrong.
+ */
+async function runCases(port: number): Promise<Record<string, string>> {
+  const wrong: Record<string, string> = {};
+  for (const c of CASES) {
+    const problem = c.check(await exchange(port, c.send, c.pauseMs));
+    if (problem !== undefined) wrong[c.name] = problem;
+    const after = good(await exchange(port, [get("/good")]));
+    assert.equal(after, undefined, `after "${c.name}": ${after}`);
+  }
+  // A slow client, half a head sent, does not hold up a normal one.
+  const slow = exchange(port, [
+    `GET /slow HTTP/1.1\r\n${HOST}`,
+    `${CLOSE}\r\n`,
+  ], 2 * QUIET_MS / 3);
+  const started = performance.now();
+  const normal = good(await exchange(port, [get("/good")]));
+  const waited = performance.now() - started;
+  const slowProblem = answered(200, { seen: { path: "/slow" } })(await slow);
+  if (normal !== undefined || waited > QUIET_MS) {
+    wrong[SLOW] = `the normal one: ${normal ?? "late"}`;
+  } else if (slowProblem !== undefined) {
+    wrong[SLOW] = `the slow one: ${slowProblem}`;
+  }
+  return wrong;
+}
+
+const SLOW = "a slow client beside a normal one";
+const TOTAL = CASES.length + 1;
+
 Deno.test("server.ts answers hostile requests as the RFC says, and keeps serving", async () => {
   const dir = await Deno.makeTempDir({ prefix: "wsgi_hostile_" });
   await Deno.writeTextFile(join(dir, "app.ts"), APP);
@@ -666,34 +702,12 @@ Deno.test("server.ts answers hostile requests as the RFC says, and keeps serving
       /Listening on http:\/\/127\.0\.0\.1:(\d+)\//,
       "stdout",
     );
-    const port = Number(found);
-    const good: Check = answered(200, { seen: { path: "/good" } });
-    const wrong: Record<string, string> = {};
-    for (const c of CASES) {
-      const problem = c.check(await exchange(port, c.send, c.pauseMs));
-      if (problem !== undefined) wrong[c.name] = problem;
-      const after = good(await exchange(port, [get("/good")]));
-      assert.equal(after, undefined, `after "${c.name}": ${after}`);
-    }
-    // A slow client, half a head sent, does not hold up a normal one.
-    const slow = exchange(port, [
-      `GET /slow HTTP/1.1\r\n${HOST}`,
-      `${CLOSE}\r\n`,
-    ], 2 * QUIET_MS / 3);
-    const started = performance.now();
-    const normal = good(await exchange(port, [get("/good")]));
-    const waited = performance.now() - started;
-    const slowProblem = answered(200, { seen: { path: "/slow" } })(await slow);
-    const slowCase = "a slow client beside a normal one";
-    if (normal !== undefined || waited > QUIET_MS) {
-      wrong[slowCase] = `the normal one: ${normal ?? "late"}`;
-    } else if (slowProblem !== undefined) {
-      wrong[slowCase] = `the slow one: ${slowProblem}`;
-    }
-
-    const total = CASES.length + 1;
-    const agreed = total - Object.keys(wrong).length;
-    reportAgreement("hostile requests", agreed, total);
+    const wrong = await runCases(Number(found));
+    reportAgreement(
+      "hostile requests",
+      TOTAL - Object.keys(wrong).length,
+      TOTAL,
+    );
     for (const [name, why] of Object.entries(DENO_ANSWERS)) {
       console.log(`  not as the RFC says, from Deno.serve: ${name}: ${why}`);
     }
@@ -704,6 +718,49 @@ Deno.test("server.ts answers hostile requests as the RFC says, and keeps serving
     );
   } finally {
     await server.stop("SIGTERM");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// The same echo as APP, for gunicorn.
+const PYTHON_APP = `
+import json
+
+def app(environ, start_response):
+    body = environ["wsgi.input"].read()
+    seen = {
+        "method": environ["REQUEST_METHOD"],
+        "path": environ["PATH_INFO"],
+        "query": environ["QUERY_STRING"],
+        "scheme": environ["wsgi.url_scheme"],
+        "host": environ.get("HTTP_HOST"),
+        "type": environ.get("CONTENT_TYPE"),
+        "body": body.decode("latin-1"),
+    }
+    out = json.dumps(seen).encode()
+    start_response("200 OK", [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(out))),
+    ])
+    return [out]
+`;
+
+Deno.test("gunicorn answers the same hostile requests, for comparison, and keeps serving", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wsgi_hostile_gunicorn_" });
+  await Deno.writeTextFile(join(dir, "app.py"), PYTHON_APP);
+  const { process, port } = await startGunicorn(dir, "app:app");
+  try {
+    const wrong = await runCases(port);
+    reportAgreement(
+      "hostile requests, gunicorn 20.1 (for comparison)",
+      TOTAL - Object.keys(wrong).length,
+      TOTAL,
+    );
+    for (const [name, problem] of Object.entries(wrong)) {
+      console.log(`  gunicorn, ${name}: ${problem}`);
+    }
+  } finally {
+    await process.stop("SIGTERM");
     await Deno.remove(dir, { recursive: true });
   }
 });
