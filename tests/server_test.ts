@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { App, Chunk, Environ } from "../mod.ts";
-import { toFetchHandler } from "../server.ts";
+import { serve, toFetchHandler } from "../server.ts";
 import { decodeNative } from "../util.ts";
 import {
   dechunk,
@@ -870,4 +870,38 @@ Deno.test("toFetchHandler() checks a Request made by hand as one from Deno.serve
     assert.equal(response.status, status, JSON.stringify(headers));
   }
   assert.equal(calls(), 1);
+});
+
+Deno.test("serve() on a unix socket answers 400 to a request without Host", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wsgi_unix_host_" });
+  const path = `${dir}/s.sock`;
+  const server = serve(echo, { path, onListen() {} });
+  try {
+    const statuses: string[] = [];
+    for (const head of ["", "Host: h\r\n"]) {
+      const conn = await Deno.connect({ transport: "unix", path });
+      try {
+        await conn.write(
+          new TextEncoder().encode(
+            `GET /u HTTP/1.1\r\n${head}Connection: close\r\n\r\n`,
+          ),
+        );
+        let text = "";
+        const buffer = new Uint8Array(4096);
+        for (let n; (n = await conn.read(buffer)) !== null;) {
+          text += new TextDecoder().decode(buffer.subarray(0, n));
+        }
+        statuses.push(text.slice(0, text.indexOf("\r\n")));
+      } finally {
+        conn.close();
+      }
+    }
+    assert.deepEqual(statuses, [
+      "HTTP/1.1 400 Bad Request",
+      "HTTP/1.1 200 OK",
+    ]);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
