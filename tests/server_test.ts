@@ -879,22 +879,11 @@ Deno.test("serve() on a unix socket answers 400 to a request without Host", asyn
   try {
     const statuses: string[] = [];
     for (const head of ["", "Host: h\r\n"]) {
-      const conn = await Deno.connect({ transport: "unix", path });
-      try {
-        await conn.write(
-          new TextEncoder().encode(
-            `GET /u HTTP/1.1\r\n${head}Connection: close\r\n\r\n`,
-          ),
-        );
-        let text = "";
-        const buffer = new Uint8Array(4096);
-        for (let n; (n = await conn.read(buffer)) !== null;) {
-          text += new TextDecoder().decode(buffer.subarray(0, n));
-        }
-        statuses.push(text.slice(0, text.indexOf("\r\n")));
-      } finally {
-        conn.close();
-      }
+      const { text } = await rawRequest(
+        path,
+        `GET /u HTTP/1.1\r\n${head}Connection: close\r\n\r\n`,
+      );
+      statuses.push(parseRaw(text).head[0]);
     }
     assert.deepEqual(statuses, [
       "HTTP/1.1 400 Bad Request",
