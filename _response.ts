@@ -629,10 +629,17 @@ export class Exchange implements SignalSource {
   }
 
   #nullBodyResponse(): Response {
-    const response = new Response(null, this.#init());
+    // A HEAD answer must not say Content-Length: 0 for a body whose length
+    // it does not know (RFC 9110 8.6); Deno.serve gives a null body that
+    // length, and a stream none.
+    const body = this.#head && this.#contentLength < 0 &&
+        !NULL_BODY.has(this.#status)
+      ? new ReadableStream<Uint8Array>({ start: (c) => c.close() })
+      : null;
+    const response = new Response(body, this.#init());
     this.#response = response;
     this.#streamDone = true;
-    this.#memoryBody = null;
+    this.#memoryBody = body === null ? null : undefined;
     this.#closeBody();
     return response;
   }

@@ -343,6 +343,38 @@ Deno.test("write() from inside a body waits while nobody reads (backpressure)", 
   assert.equal(written, 100);
 });
 
+Deno.test("write() from inside a body stops, and the generator is finished, when the client leaves", async () => {
+  let writes = 0;
+  const { promise: finished, resolve } = Promise.withResolvers<void>();
+  const app: App = (_environ, startResponse) => {
+    const write = startResponse("200 OK", text);
+    return (async function* () {
+      try {
+        for (let i = 0; i < 2000; i++) {
+          await write("w".repeat(65536));
+          writes++;
+          yield "y";
+        }
+      } finally {
+        resolve();
+      }
+    })();
+  };
+  const log = errorLog();
+  await withServer(app, async (_server, port) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+    );
+    assert.ok((await conn.read(new Uint8Array(1024)))! > 0);
+    conn.close();
+    await within(finished, "finishing the generator");
+  }, { errors: log.sink });
+  // The socket's buffers take some megabytes, not the 128 MiB the body has.
+  assert.ok(writes < 500, `the body ran ahead of the client: ${writes} writes`);
+  assert.equal(log.text(), "");
+});
+
 Deno.test("write() from inside a generator body of a 204 or 304 sends nothing and ends", async () => {
   for (const status of ["204 No Content", "304 Not Modified"]) {
     const body = closable(() => []);

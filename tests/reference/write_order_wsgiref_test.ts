@@ -123,6 +123,12 @@ for (const kind of ["sync", "async"] as const) {
       method: "HEAD",
       listed: HEAD_RULE,
     }),
+    plain(kind, ["b0."], [["yield", "y0."], ["write", "w1."]], {
+      name: `${kind}: HEAD with a Content-Length`,
+      method: "HEAD",
+      headers: [...CT, ["Content-Length", "9"]],
+      listed: HEAD_RULE,
+    }),
     plain(kind, [], [["write", "w0."], ["yield", "y1."]], {
       name: `${kind}: 204 No Content`,
       status: "204 No Content",
@@ -164,9 +170,10 @@ function appOf(c: Case): App {
   };
 }
 
-/** What a response came to: its status code and body. */
+/** What a response came to: its status code, Content-Length and body. */
 interface Answer {
   code: number;
+  length: string | null;
   body: string;
 }
 
@@ -198,7 +205,14 @@ for case in json.load(sys.stdin):
     if stderr.getvalue():
         raise SystemExit(case["name"] + ": " + stderr.getvalue())
     head, _, body = stdout.getvalue().partition(b"\\r\\n\\r\\n")
-    out.append({"code": int(head.split(b" ")[1]), "body": body.decode("latin-1")})
+    lines = head.decode("latin-1").split("\\r\\n")
+    lengths = [l.split(":", 1)[1].strip() for l in lines[1:]
+               if l.lower().startswith("content-length:")]
+    out.append({
+        "code": int(lines[0].split(" ")[1]),
+        "length": lengths[0] if lengths else None,
+        "body": body.decode("latin-1"),
+    })
 json.dump(out, sys.stdout)
 `;
 
@@ -219,8 +233,10 @@ async function ours(): Promise<Answer[]> {
         assert.ok(!aborted, `${c.name}: the response was aborted`);
         const { head, body } = parseRaw(text);
         const chunked = head.includes("transfer-encoding: chunked");
+        const length = head.find((line) => line.startsWith("content-length:"));
         answers.push({
           code: Number(head[0].split(" ")[1]),
+          length: length?.slice("content-length:".length).trim() ?? null,
           body: chunked ? dechunk(body) : body,
         });
       }
@@ -237,7 +253,7 @@ function short(answer: Answer): string {
   const shown = body.length > 60
     ? `${body.slice(0, 30)}...${body.slice(-30)} (${body.length} bytes)`
     : body;
-  return `${answer.code} ${JSON.stringify(shown)}`;
+  return `${answer.code} length ${answer.length} ${JSON.stringify(shown)}`;
 }
 
 Deno.test("serve() sends write() data and body chunks in the order wsgiref does", async () => {
@@ -251,6 +267,8 @@ Deno.test("serve() sends write() data and body chunks in the order wsgiref does"
       short(mine[i])
     }`;
     assert.equal(mine[i].code, theirs[i].code, context);
+    // Neither may promise a length the body would not have (RFC 9110 8.6).
+    assert.equal(mine[i].length, theirs[i].length, context);
     if (c.listed === undefined) {
       compared++;
       assert.equal(mine[i].body, theirs[i].body, context);
