@@ -311,6 +311,12 @@ Deno.test("write() from inside a body goes out in order on the wire, for GET and
       );
       assert.equal(parseRaw(headed.text).head[0], "HTTP/1.1 200 OK");
       assert.equal(parseRaw(headed.text).body, "");
+      // The GET has no length to tell, so neither has the HEAD: not 0
+      // (RFC 9110 8.6).
+      const lengths = parseRaw(headed.text).head.filter((line) =>
+        line.startsWith("content-length")
+      );
+      assert.deepEqual(lengths, []);
     },
     { errors: log.sink },
   );
