@@ -45,13 +45,13 @@
  *
  * @module
  */
-import type { AppLike, Body, Environ, ErrorSink, FileLike } from "./mod.ts";
-import { toApp } from "./_app.ts";
-import { errorStream, formatError } from "./_errors.ts";
-import { FileBody } from "./_file_wrapper.ts";
-import { Input } from "./_input.ts";
-import { Exchange, internalError, ResponseAborted } from "./_response.ts";
-import { REASONS } from "./_status.ts";
+import type { AppLike, Body, Environ, ErrorSink, FileLike } from "./_contract/types.ts";
+import { toApp } from "./_shared/app_like.ts";
+import { errorStream, formatError } from "./_shared/errors.ts";
+import { FileBody } from "./_shared/file_body.ts";
+import { Input } from "./_request/input.ts";
+import { Exchange, internalError, ResponseAborted } from "./_request/exchange.ts";
+import { REASONS } from "./_shared/status.ts";
 import { encodeNative } from "./util.ts";
 
 /** Options of {@linkcode runCgi}; each defaults to what the host gave the process. */

@@ -29,9 +29,9 @@ import {
   parseArgs,
   parsePort,
   UsageError,
-} from "./_cli.ts";
-import { parseAppSpec, SPEC_HELP } from "./_load.ts";
-import { messageOf } from "./_errors.ts";
+} from "./_cli/args.ts";
+import { parseAppSpec, SPEC_HELP } from "./_cli/load_app.ts";
+import { messageOf } from "./_shared/errors.ts";
 import { Supervisor } from "./_dev/supervisor.ts";
 import {
   DEBUGGER_PATH,

@@ -15,23 +15,22 @@
  *
  * @module
  */
-import type { AppLike, Environ, ErrorSink } from "./mod.ts";
-import { toApp } from "./_app.ts";
-import { type EnvironContext, makeEnviron } from "./_environ.ts";
-import { errorStream, formatError } from "./_errors.ts";
-import { checkRequest, field, innerFields } from "./_request_checks.ts";
+import type {
+  AppLike,
+  Environ,
+  ErrorSink,
+  FetchHandler,
+} from "./_contract/types.ts";
+import { toApp } from "./_shared/app_like.ts";
+import { type EnvironContext, makeEnviron } from "./_request/environ.ts";
+import { errorStream, formatError } from "./_shared/errors.ts";
+import { checkRequest, field, innerFields } from "./_request/request_checks.ts";
 import {
   Exchange,
   internalError,
   ResponseAborted,
   tooLarge,
-} from "./_response.ts";
-
-/** A fetch handler as `Deno.serve` takes it, and as `fromFetch()` wraps one. */
-export type FetchHandler = (
-  request: Request,
-  info?: Deno.ServeHandlerInfo,
-) => Response | Promise<Response>;
+} from "./_request/exchange.ts";
 
 /** Options of {@linkcode toFetchHandler}, shared by {@linkcode serve}. */
 export interface FetchHandlerOptions {
@@ -369,13 +368,14 @@ function baseUrl(addr: Deno.NetAddr | Deno.UnixAddr, tls: boolean): string {
   return `${tls ? "https" : "http"}://${host}:${addr.port}/`;
 }
 
-export { fromFetch } from "./_from_fetch.ts";
-export type { FromFetchOptions } from "./_from_fetch.ts";
+export type { FetchHandler } from "./_contract/types.ts";
+export { fromFetch } from "./_request/from_fetch.ts";
+export type { FromFetchOptions } from "./_request/from_fetch.ts";
 
 if (import.meta.main) {
   // No top-level await: the app module may import this one, and must find
   // it evaluated. The CLI loads only when run as a program.
-  import("./_server_cli.ts")
+  import("./_cli/server_cli.ts")
     .then(({ main }) => main(Deno.args))
     .then((code) => Deno.exit(code));
 }

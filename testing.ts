@@ -23,11 +23,11 @@
  *
  * @module
  */
-import type { AppLike, Environ, ErrorSink } from "./mod.ts";
-import { type ClientCookie, CookieJar } from "./_cookie_jar.ts";
-import { makeEnviron } from "./_environ.ts";
-import { errorStream } from "./_errors.ts";
-import { REASONS } from "./_status.ts";
+import type { AppLike, Environ, ErrorSink } from "./_contract/types.ts";
+import { type ClientCookie, CookieJar } from "./_shared/cookie_jar.ts";
+import { makeEnviron } from "./_request/environ.ts";
+import { errorStream } from "./_shared/errors.ts";
+import { REASONS } from "./_shared/status.ts";
 import { type FetchHandler, toFetchHandler } from "./server.ts";
 
 export type { ClientCookie };

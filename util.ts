@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Environ } from "./mod.ts";
+import type { Environ } from "./_contract/types.ts";
 
 const utf8 = new TextDecoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });

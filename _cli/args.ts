@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { messageOf } from "./_errors.ts";
+import { messageOf } from "../_shared/errors.ts";
 
 /** How one flag is read. */
 export interface FlagSpec {

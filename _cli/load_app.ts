@@ -6,9 +6,9 @@
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { App } from "./mod.ts";
-import { toApp } from "./_app.ts";
-import { describe, messageOf } from "./_errors.ts";
+import type { App } from "../_contract/types.ts";
+import { toApp } from "../_shared/app_like.ts";
+import { describe, messageOf } from "../_shared/errors.ts";
 
 /** Export names tried, in order, when the spec names none. */
 export const DEFAULT_EXPORTS = ["default", "app", "application"];

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import type { App } from "./mod.ts";
-import { serve, type ServeOptions } from "./server.ts";
-import { accessLog, GUNICORN_FORMAT } from "./middleware/access_log.ts";
-import type { FromServerWorker, ToServerWorker } from "./_server_worker.ts";
+import type { App } from "../_contract/types.ts";
+import { serve, type ServeOptions } from "../server.ts";
+import { accessLog, GUNICORN_FORMAT } from "../middleware/access_log.ts";
+import type { FromServerWorker, ToServerWorker } from "./server_worker.ts";
 import {
   type ListenArgs,
   ListenError,
@@ -15,9 +15,9 @@ import {
   parsePort,
   parseSize,
   UsageError,
-} from "./_cli.ts";
-import { type AppSpec, loadApp, parseAppSpec, SPEC_HELP } from "./_load.ts";
-import { messageOf } from "./_errors.ts";
+} from "./args.ts";
+import { type AppSpec, loadApp, parseAppSpec, SPEC_HELP } from "./load_app.ts";
+import { messageOf } from "../_shared/errors.ts";
 
 const HELP = `Serve a gateway (WSGI) app on Deno.serve.
 
@@ -367,7 +367,7 @@ async function startWorkers(config: CliConfig): Promise<Running> {
   const start = (options: ServeOptions) =>
     new Promise<number>((resolve, reject) => {
       const worker = new Worker(
-        new URL("./_server_worker.ts", import.meta.url),
+        new URL("./server_worker.ts", import.meta.url),
         { type: "module" },
       );
       workers.push(worker);

@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { serve, type ServeOptions, type Server } from "./server.ts";
-import { type AppSpec, loadApp } from "./_load.ts";
-import { messageOf } from "./_errors.ts";
-import { withAccessLog } from "./_server_cli.ts";
+import { serve, type ServeOptions, type Server } from "../server.ts";
+import { type AppSpec, loadApp } from "./load_app.ts";
+import { messageOf } from "../_shared/errors.ts";
+import { withAccessLog } from "./server_cli.ts";
 
 /** What the CLI sends a worker. */
 export type ToServerWorker =

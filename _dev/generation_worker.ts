@@ -8,15 +8,15 @@
  *
  * @module
  */
-import type { App, Environ } from "../mod.ts";
+import type { App, Environ } from "../_contract/types.ts";
 import {
   type EnvironContext,
   makeEnviron,
   type RequestParts,
-} from "../_environ.ts";
-import { errorStream } from "../_errors.ts";
-import { Exchange, type ResponseHead } from "../_response.ts";
-import { appFromExports, type AppSpec, moduleUrl } from "../_load.ts";
+} from "../_request/environ.ts";
+import { errorStream } from "../_shared/errors.ts";
+import { Exchange, type ResponseHead } from "../_request/exchange.ts";
+import { appFromExports, type AppSpec, moduleUrl } from "../_cli/load_app.ts";
 import { errors } from "../middleware/errors.ts";
 import {
   consoleHtml,

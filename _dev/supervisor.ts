@@ -10,15 +10,15 @@
  *
  * @module
  */
-import type { AppSpec } from "../_load.ts";
+import type { AppSpec } from "../_cli/load_app.ts";
 import type {
   DebugSettings,
   FromWorker,
   ToWorker,
 } from "./generation_worker.ts";
 import { escapeHtml } from "./debugger/pages.ts";
-import { stripAnsi } from "../_errors.ts";
-import { checkRequest } from "../_request_checks.ts";
+import { stripAnsi } from "../_shared/errors.ts";
+import { checkRequest } from "../_request/request_checks.ts";
 
 const WORKER = new URL("./generation_worker.ts", import.meta.url);
 

@@ -15,9 +15,9 @@
  *
  * @module
  */
-import type { Environ, ErrorStream } from "./mod.ts";
-import { Input } from "./_input.ts";
-import { fileWrapper } from "./_file_wrapper.ts";
+import type { Environ, ErrorStream } from "../_contract/types.ts";
+import { Input } from "./input.ts";
+import { fileWrapper } from "../_shared/file_body.ts";
 
 /** What the server knows once, for every request it builds an environ for. */
 export interface EnvironContext {

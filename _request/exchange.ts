@@ -5,13 +5,20 @@
  *
  * @module
  */
-import type { App, Body, Chunk, Environ, Header, Write } from "./mod.ts";
-import { describe, escapeControls, formatError } from "./_errors.ts";
-import { BodyTooLargeError, concat, RequestBodyError } from "./_input.ts";
-import { FileBody } from "./_file_wrapper.ts";
-import { REASONS } from "./_status.ts";
-import type { RequestParts, SignalSource } from "./_environ.ts";
-import { HOP_BY_HOP } from "./_headers.ts";
+import type {
+  App,
+  Body,
+  Chunk,
+  Environ,
+  Header,
+  Write,
+} from "../_contract/types.ts";
+import { describe, escapeControls, formatError } from "../_shared/errors.ts";
+import { BodyTooLargeError, concat, RequestBodyError } from "./input.ts";
+import { FileBody } from "../_shared/file_body.ts";
+import { REASONS } from "../_shared/status.ts";
+import type { RequestParts, SignalSource } from "./environ.ts";
+import { HOP_BY_HOP } from "../_shared/http_grammar.ts";
 
 const encoder = new TextEncoder();
 

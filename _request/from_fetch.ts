@@ -3,11 +3,16 @@
  *
  * @module
  */
-import type { App, Body, Environ, Header } from "./mod.ts";
-import { REASONS } from "./_status.ts";
-import { quoteNative } from "./util.ts";
-import { HOP_BY_HOP } from "./_headers.ts";
-import type { FetchHandler } from "./server.ts";
+import type {
+  App,
+  Body,
+  Environ,
+  FetchHandler,
+  Header,
+} from "../_contract/types.ts";
+import { REASONS } from "../_shared/status.ts";
+import { quoteNative } from "../util.ts";
+import { HOP_BY_HOP } from "../_shared/http_grammar.ts";
 
 /** Options of {@linkcode fromFetch}. */
 export interface FromFetchOptions {

@@ -1,5 +1,5 @@
-import type { InputStream } from "./mod.ts";
-import type { RequestParts } from "./_environ.ts";
+import type { InputStream } from "../_contract/types.ts";
+import type { RequestParts } from "./environ.ts";
 
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;

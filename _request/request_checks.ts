@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { authorityEnd, type RequestParts } from "./_environ.ts";
-import { isHostAndPort } from "./_host.ts";
+import { authorityEnd, type RequestParts } from "./environ.ts";
+import { isHostAndPort } from "../_shared/host.ts";
 
 // The bodies name the rule and never echo what the client sent.
 const NO_HOST =

@@ -1,5 +1,10 @@
-import type { App, AppClass, AppLike, CallableApp } from "./mod.ts";
-import { describe } from "./_errors.ts";
+import type {
+  App,
+  AppClass,
+  AppLike,
+  CallableApp,
+} from "../_contract/types.ts";
+import { describe } from "./errors.ts";
 
 /**
  * Turns anything PEP 3333 would call an application object into an

@@ -1,4 +1,4 @@
-import type { ErrorSink, ErrorStream } from "./mod.ts";
+import type { ErrorSink, ErrorStream } from "../_contract/types.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,4 +1,4 @@
-import type { FileLike, FileWrapper } from "./mod.ts";
+import type { FileLike, FileWrapper } from "../_contract/types.ts";
 
 /**
  * The body `wsgi.file_wrapper` returns. The server recognises it and hands

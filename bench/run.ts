@@ -39,7 +39,7 @@ import {
   type WrkSample as Sample,
 } from "./_util.ts";
 import { Output, runBench, spawn, stop, wrk } from "./_children.ts";
-import { concat } from "../_input.ts";
+import { concat } from "../_request/input.ts";
 
 // ---------------------------------------------------------------------------
 // What is measured.

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type { Body, Chunk } from "../mod.ts";
-import { isThenable } from "../_response.ts";
+import type { Body, Chunk } from "../_contract/types.ts";
+import { isThenable } from "../_request/exchange.ts";
 
 type Step = IteratorResult<Chunk>;
 

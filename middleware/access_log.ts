@@ -66,10 +66,10 @@
  *
  * @module
  */
-import type { Body, Chunk, Environ, Header, Middleware } from "../mod.ts";
-import { formatError } from "../_errors.ts";
-import { FileBody } from "../_file_wrapper.ts";
-import { isThenable } from "../_response.ts";
+import type { Body, Chunk, Environ, Header, Middleware } from "../_contract/types.ts";
+import { formatError } from "../_shared/errors.ts";
+import { FileBody } from "../_shared/file_body.ts";
+import { isThenable } from "../_request/exchange.ts";
 import { wrapBody } from "./_wrap_body.ts";
 
 /**

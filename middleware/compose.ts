@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Middleware } from "../mod.ts";
+import type { Middleware } from "../_contract/types.ts";
 
 /**
  * Combines middleware into one, the first listed outermost: a request goes

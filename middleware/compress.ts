@@ -68,11 +68,11 @@ import type {
   Middleware,
   StartResponse,
   Write,
-} from "../mod.ts";
-import { FileBody } from "../_file_wrapper.ts";
-import { concat } from "../_input.ts";
-import { splitList } from "../_list.ts";
-import { isThenable } from "../_response.ts";
+} from "../_contract/types.ts";
+import { FileBody } from "../_shared/file_body.ts";
+import { concat } from "../_request/input.ts";
+import { splitList } from "../_shared/list.ts";
+import { isThenable } from "../_request/exchange.ts";
 
 /** A content coding that {@linkcode compress} can produce. */
 export type Coding = "gzip" | "deflate";

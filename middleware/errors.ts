@@ -46,12 +46,12 @@
  *
  * @module
  */
-import type { Body, Chunk, Environ, Middleware } from "../mod.ts";
-import { escapeControls, formatError } from "../_errors.ts";
-import { FileBody } from "../_file_wrapper.ts";
-import { isThenable } from "../_response.ts";
+import type { Body, Chunk, Environ, Middleware } from "../_contract/types.ts";
+import { escapeControls, formatError } from "../_shared/errors.ts";
+import { FileBody } from "../_shared/file_body.ts";
+import { isThenable } from "../_request/exchange.ts";
 import { wrapBody } from "./_wrap_body.ts";
-import { RequestBodyError } from "../_input.ts";
+import { RequestBodyError } from "../_request/input.ts";
 
 /** Options of {@linkcode errors}. */
 export interface ErrorsOptions {

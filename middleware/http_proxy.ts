@@ -73,11 +73,11 @@ import type {
   InputStream,
   Middleware,
   StartResponse,
-} from "../mod.ts";
-import { escapeControls, formatError } from "../_errors.ts";
-import { REASONS } from "../_status.ts";
-import { HOP_BY_HOP as SERVER_HOP_BY_HOP } from "../_headers.ts";
-import { splitList } from "../_list.ts";
+} from "../_contract/types.ts";
+import { escapeControls, formatError } from "../_shared/errors.ts";
+import { REASONS } from "../_shared/status.ts";
+import { HOP_BY_HOP as SERVER_HOP_BY_HOP } from "../_shared/http_grammar.ts";
+import { splitList } from "../_shared/list.ts";
 
 /** Options of {@linkcode httpProxy}. */
 export interface HttpProxyOptions {

@@ -35,8 +35,8 @@
  *
  * @module
  */
-import type { AppLike, Middleware } from "../mod.ts";
-import { toApp } from "../_app.ts";
+import type { AppLike, Middleware } from "../_contract/types.ts";
+import { toApp } from "../_shared/app_like.ts";
 import { encodeNative } from "../util.ts";
 
 /**

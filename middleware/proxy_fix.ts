@@ -45,8 +45,8 @@
  *
  * @module
  */
-import type { Environ, Middleware } from "../mod.ts";
-import { splitList, unquote } from "../_list.ts";
+import type { Environ, Middleware } from "../_contract/types.ts";
+import { splitList, unquote } from "../_shared/list.ts";
 
 /** How many proxies set each header. */
 export interface ProxyFixOptions {

@@ -39,7 +39,7 @@
  *
  * @module
  */
-import type { App, Body, Environ, StartResponse } from "../mod.ts";
+import type { App, Body, Environ, StartResponse } from "../_contract/types.ts";
 import { pathInfo } from "../util.ts";
 
 /** The parameters of a matched route, by name. */

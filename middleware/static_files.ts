@@ -113,9 +113,9 @@ import type {
   Header,
   Middleware,
   StartResponse,
-} from "../mod.ts";
-import { parseHttpDate } from "../_http_date.ts";
-import { splitList } from "../_list.ts";
+} from "../_contract/types.ts";
+import { parseHttpDate } from "../_shared/http_date.ts";
+import { splitList } from "../_shared/list.ts";
 import { decodeNative, encodeNative } from "../util.ts";
 
 /** Options of {@linkcode staticFiles}. */

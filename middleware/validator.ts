@@ -93,10 +93,10 @@ import type {
   Middleware,
   StartResponse,
   Write,
-} from "../mod.ts";
-import { describe, escapeControls } from "../_errors.ts";
-import { HOP_BY_HOP } from "../_headers.ts";
-import { isThenable } from "../_response.ts";
+} from "../_contract/types.ts";
+import { describe, escapeControls } from "../_shared/errors.ts";
+import { HOP_BY_HOP } from "../_shared/http_grammar.ts";
+import { isThenable } from "../_request/exchange.ts";
 
 /** The name of each check, as {@linkcode ValidatorError.rule} gives it. */
 export type ValidatorRule =

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Spawned } from "./_helpers.ts";
-import { moduleUrl, parseAppSpec } from "../_load.ts";
+import { moduleUrl, parseAppSpec } from "../_cli/load_app.ts";
 
 const SERVER = new URL("../server.ts", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/cli/", import.meta.url).pathname;

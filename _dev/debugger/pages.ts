@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Environ } from "../../mod.ts";
+import type { Environ } from "../../_contract/types.ts";
 import { type Frame, framesOf, headline, tracebackText } from "./traceback.ts";
 
 const ESCAPES: Record<string, string> = {

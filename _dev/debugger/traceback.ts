@@ -6,7 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { stripAnsi } from "../../_errors.ts";
+import { stripAnsi } from "../../_shared/errors.ts";
 import { insideFunction } from "./scope.ts";
 
 /** Who a frame's code belongs to. */

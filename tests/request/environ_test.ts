@@ -1,10 +1,10 @@
 /** The environ builder: keys, native strings, and the lazily filled keys. */
 import assert from "node:assert/strict";
-import type { App, Environ } from "../mod.ts";
-import { runDev } from "../dev.ts";
-import { toFetchHandler } from "../server.ts";
-import { buildEnviron, Client } from "../testing.ts";
-import { parseRaw, rawRequest, withServer } from "./_helpers.ts";
+import type { App, Environ } from "../../mod.ts";
+import { runDev } from "../../dev.ts";
+import { toFetchHandler } from "../../server.ts";
+import { buildEnviron, Client } from "../../testing.ts";
+import { parseRaw, rawRequest, withServer } from "../_helpers.ts";
 
 /** Runs one request through the server's adapter and hands back its environ. */
 async function environOf(
@@ -251,7 +251,7 @@ Deno.test("makeEnviron() gives one CONTENT_LENGTH for two equal Content-Length l
 });
 
 Deno.test("fetchExport() serves plain HTTP: wsgi.url_scheme is not the target's", async () => {
-  const { fetchExport } = await import("../server.ts");
+  const { fetchExport } = await import("../../server.ts");
   let scheme: unknown;
   const app: App = (environ, startResponse) => {
     scheme = environ["wsgi.url_scheme"];
@@ -281,7 +281,7 @@ Deno.test("fetchExport() serves plain HTTP: wsgi.url_scheme is not the target's"
 
 Deno.test("runDev() gives SERVER_NAME and SERVER_PORT of the bound address, as serve() does", async () => {
   const dev = await runDev({
-    app: new URL("../examples/environ_echo.ts", import.meta.url).pathname,
+    app: new URL("../../examples/environ_echo.ts", import.meta.url).pathname,
     port: 0,
     liveReload: false,
     log() {},

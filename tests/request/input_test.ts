@@ -1,7 +1,7 @@
 /** wsgi.input: the asynchronous request body stream. */
 import assert from "node:assert/strict";
-import { buildEnviron } from "../testing.ts";
-import { Input, RequestBodyError } from "../_input.ts";
+import { buildEnviron } from "../../testing.ts";
+import { Input, RequestBodyError } from "../../_request/input.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,8 +1,8 @@
 /** toApp(): every kind of application object PEP 3333 allows. */
 import assert from "node:assert/strict";
-import type { Environ, StartResponse } from "../mod.ts";
-import { toApp } from "../mod.ts";
-import { Client } from "../testing.ts";
+import type { Environ, StartResponse } from "../../mod.ts";
+import { toApp } from "../../mod.ts";
+import { Client } from "../../testing.ts";
 
 Deno.test("toApp() returns an app function unchanged", () => {
   const app = () => [];

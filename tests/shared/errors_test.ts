@@ -4,13 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Spawned } from "./_helpers.ts";
+import { Spawned } from "../_helpers.ts";
 import {
   escapeControls,
   formatError,
   messageOf,
   stripAnsi,
-} from "../_errors.ts";
+} from "../../_shared/errors.ts";
 
 Deno.test("stripAnsi() drops colour, cursor and title sequences and keeps the text", () => {
   assert.equal(
@@ -39,7 +39,7 @@ Deno.test("server.ts on a pipe prints a failed import without ANSI codes", async
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(
     join(dir, "app.ts"),
-    'import { x } from "./missing.ts";\nexport default () => x;\n',
+    'import { x } from "../missing.ts";\nexport default () => x;\n',
   );
   // Deno colours its own messages unless NO_COLOR is set.
   const noColor = Deno.env.get("NO_COLOR");
@@ -49,7 +49,7 @@ Deno.test("server.ts on a pipe prints a failed import without ANSI codes", async
     [
       "run",
       "-A",
-      new URL("../server.ts", import.meta.url).pathname,
+      new URL("../../server.ts", import.meta.url).pathname,
       "app.ts",
       "--port",
       "0",

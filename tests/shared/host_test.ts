@@ -1,6 +1,6 @@
 /** Host syntax (RFC 3986 section 3.2), as the request checks use it. */
 import assert from "node:assert/strict";
-import { isHostAndPort } from "../_host.ts";
+import { isHostAndPort } from "../../_shared/host.ts";
 
 Deno.test("isHostAndPort() accepts every uri-host form, with or without a port", () => {
   for (

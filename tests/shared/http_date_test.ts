@@ -1,6 +1,6 @@
 /** parseHttpDate: the three forms of RFC 9110 5.6.7, and nothing else. */
 import assert from "node:assert/strict";
-import { parseHttpDate } from "../_http_date.ts";
+import { parseHttpDate } from "../../_shared/http_date.ts";
 
 /** RFC 9110's own example instant. */
 const EXAMPLE = Date.UTC(1994, 10, 6, 8, 49, 37);
