@@ -45,14 +45,24 @@
  *
  * @module
  */
-import type { AppLike, Body, Environ, ErrorSink, FileLike } from "./_contract/types.ts";
+import type {
+  AppLike,
+  Body,
+  Environ,
+  ErrorSink,
+  FileLike,
+} from "./_contract/types.ts";
 import { toApp } from "./_shared/app_like.ts";
 import { errorStream, formatError } from "./_shared/errors.ts";
 import { FileBody } from "./_shared/file_body.ts";
 import { Input } from "./_request/input.ts";
-import { Exchange, internalError, ResponseAborted } from "./_request/exchange.ts";
+import {
+  Exchange,
+  internalError,
+  ResponseAborted,
+} from "./_request/exchange.ts";
 import { REASONS } from "./_shared/status.ts";
-import { encodeNative } from "./util.ts";
+import { encodeNative } from "./_shared/native.ts";
 
 /** Options of {@linkcode runCgi}; each defaults to what the host gave the process. */
 export interface CgiOptions {
@@ -280,8 +290,7 @@ function latin1(text: string): Uint8Array {
 function nativeValues(vars: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(vars)) {
-    // deno-lint-ignore no-control-regex
-    out[name] = /^[\x00-\x7f]*$/.test(value) ? value : encodeNative(value);
+    out[name] = encodeNative(value);
   }
   return out;
 }

@@ -32,6 +32,7 @@ import {
 } from "./_cli/args.ts";
 import { parseAppSpec, SPEC_HELP } from "./_cli/load_app.ts";
 import { messageOf } from "./_shared/errors.ts";
+import { listenUrl } from "./_shared/host.ts";
 import { Supervisor } from "./_dev/supervisor.ts";
 import {
   DEBUGGER_PATH,
@@ -241,7 +242,7 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
       hostname,
       port,
       onListen: options.onListen ??
-        ((addr) => log(`Listening on ${urlOf(addr)}`)),
+        ((addr) => log(`Listening on ${listenUrl(addr)}`)),
     }, handler);
   } catch (error) {
     // Another process took the port since it was tried: stop what started.
@@ -280,13 +281,13 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
   if (debuggerConsole) {
     log(
       `Debugger PIN: ${paint(1, debuggerConsole.pin)} (console at ${
-        urlOf(addr)
+        listenUrl(addr)
       }${DEBUGGER_PATH.slice(1)}console)`,
     );
   }
   return {
     addr,
-    url: urlOf(addr),
+    url: listenUrl(addr),
     pin: debuggerConsole?.pin,
     async close() {
       await watcher.close();
@@ -334,13 +335,6 @@ function cannotListen(
     `Cannot listen on ${hostname}:${port}: ${messageOf(error)}`,
     error,
   );
-}
-
-function urlOf(addr: Deno.NetAddr): string {
-  const host = addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
-  return `http://${host}:${addr.port}/`;
 }
 
 const HELP = `Serve a gateway (WSGI) app and reload it on save.

@@ -75,4 +75,7 @@ export {
   requestUri,
   shiftPathInfo,
 } from "./util.ts";
-export { BodyTooLargeError, RequestBodyError } from "./_request/input.ts";
+export {
+  BodyTooLargeError,
+  RequestBodyError,
+} from "./_shared/request_body_error.ts";

@@ -22,6 +22,7 @@ import type {
   FetchHandler,
 } from "./_contract/types.ts";
 import { toApp } from "./_shared/app_like.ts";
+import { listenUrl } from "./_shared/host.ts";
 import { type EnvironContext, makeEnviron } from "./_request/environ.ts";
 import { errorStream, formatError } from "./_shared/errors.ts";
 import { checkRequest, field, innerFields } from "./_request/request_checks.ts";
@@ -318,7 +319,7 @@ export function serve(app: AppLike, options: ServeOptions = {}): Server {
   });
   const handler = handlerFor(app, ctx, timeLimit(options), true);
   const onListen = options.onListen ?? ((addr) => {
-    console.log(`Listening on ${baseUrl(addr, options.cert !== undefined)}`);
+    console.log(`Listening on ${listenUrl(addr, options.cert !== undefined)}`);
   });
   const common = {
     signal: options.signal,
@@ -353,19 +354,10 @@ export function serve(app: AppLike, options: ServeOptions = {}): Server {
   const addr = server.addr as Deno.NetAddr | Deno.UnixAddr;
   return {
     addr,
-    url: baseUrl(addr, options.cert !== undefined),
+    url: listenUrl(addr, options.cert !== undefined),
     finished: server.finished,
     shutdown: () => server.shutdown(),
   };
-}
-
-/** The URL a client uses to reach `addr`. */
-function baseUrl(addr: Deno.NetAddr | Deno.UnixAddr, tls: boolean): string {
-  if ("path" in addr) return `http+unix://${addr.path}`;
-  const host = addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
-  return `${tls ? "https" : "http"}://${host}:${addr.port}/`;
 }
 
 export type { FetchHandler } from "./_contract/types.ts";

@@ -8,67 +8,11 @@
  * @module
  */
 import type { Environ } from "./_contract/types.ts";
+import { decodeNative } from "./_shared/native.ts";
+import { quoteNative } from "./_shared/percent.ts";
 
-const utf8 = new TextDecoder();
-const utf8Strict = new TextDecoder("utf-8", { fatal: true });
-const encoder = new TextEncoder();
-
-/**
- * Decodes a native string (bytes as Latin-1 characters) as UTF-8.
- *
- * @param native The native string, every code point 0-255.
- * @param options `fatal: true` throws a `TypeError` on bytes that are not
- * UTF-8, instead of putting U+FFFD in their place.
- * @returns The text.
- *
- * @example
- * ```ts
- * import { decodeNative } from "@wsgi/deno";
- * import assert from "node:assert/strict";
- *
- * assert.equal(decodeNative("caf\xc3\xa9"), "café");
- * ```
- */
-export function decodeNative(
-  native: string,
-  options: { fatal?: boolean } = {},
-): string {
-  const bytes = new Uint8Array(native.length);
-  for (let i = 0; i < native.length; i++) {
-    const code = native.charCodeAt(i);
-    if (code > 0xff) {
-      throw new TypeError(
-        `Cannot decode a native string: the character at index ${i} is above U+00FF`,
-      );
-    }
-    bytes[i] = code;
-  }
-  return (options.fatal ? utf8Strict : utf8).decode(bytes);
-}
-
-/**
- * Encodes text as UTF-8 and returns the bytes as a native string, the form
- * a header value with non-ASCII text must take.
- *
- * @param text Any string.
- * @returns Its UTF-8 bytes as Latin-1 characters.
- *
- * @example
- * ```ts
- * import { encodeNative } from "@wsgi/deno";
- * import assert from "node:assert/strict";
- *
- * assert.equal(encodeNative("café"), "caf\xc3\xa9");
- * ```
- */
-export function encodeNative(text: string): string {
-  const bytes = encoder.encode(text);
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return out;
-}
+export { decodeNative, encodeNative } from "./_shared/native.ts";
+export { quoteNative } from "./_shared/percent.ts";
 
 /**
  * The request path below the app's mount point as text: `PATH_INFO`
@@ -89,26 +33,6 @@ export function encodeNative(text: string): string {
  */
 export function pathInfo(environ: Environ): string {
   return decodeNative(environ.PATH_INFO ?? "");
-}
-
-// RFC 3986 unreserved characters never need escaping.
-const UNRESERVED = /[A-Za-z0-9_.~-]/;
-
-/** Percent-encodes a native string, leaving unreserved and `safe` characters. */
-export function quoteNative(native: string, safe: string): string {
-  let out = "";
-  for (const char of native) {
-    const code = char.charCodeAt(0);
-    if (UNRESERVED.test(char) || safe.includes(char)) out += char;
-    else if (code <= 0xff) {
-      out += "%" + code.toString(16).toUpperCase().padStart(2, "0");
-    } else {
-      for (const byte of encoder.encode(char)) {
-        out += "%" + byte.toString(16).toUpperCase().padStart(2, "0");
-      }
-    }
-  }
-  return out;
 }
 
 /**

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import type { App } from "../_contract/types.ts";
 import { serve, type ServeOptions } from "../server.ts";
 import { accessLog, GUNICORN_FORMAT } from "../middleware/access_log.ts";
 import type { FromServerWorker, ToServerWorker } from "./server_worker.ts";
@@ -17,6 +16,8 @@ import {
   UsageError,
 } from "./args.ts";
 import { type AppSpec, loadApp, parseAppSpec, SPEC_HELP } from "./load_app.ts";
+import { type AccessLogFile, withAccessLog } from "./access_log_file.ts";
+import { listenUrl } from "../_shared/host.ts";
 import { messageOf } from "../_shared/errors.ts";
 
 const HELP = `Serve a gateway (WSGI) app on Deno.serve.
@@ -69,7 +70,7 @@ export interface CliConfig {
   /** How long requests in flight may take after a signal, in ms. */
   drainMs: number;
   /** Where the access log goes (`-` for stdout) and its format. */
-  accessLog?: { file: string; format: string };
+  accessLog?: AccessLogFile;
 }
 
 /**
@@ -271,19 +272,6 @@ function parseWorkers(text: string | undefined): number {
   return Number(text);
 }
 
-/** `app` with the CLI's access log around it, if one was asked for. */
-export function withAccessLog(
-  app: App,
-  log: CliConfig["accessLog"],
-): App {
-  if (log === undefined) return app;
-  const output = log.file === "-" ? Deno.stdout : Deno.openSync(log.file, {
-    append: true,
-    create: true,
-  });
-  return accessLog({ format: log.format, output })(app);
-}
-
 function readPem(path: string, flag: string): string {
   try {
     return Deno.readTextFileSync(path);
@@ -400,13 +388,15 @@ async function startWorkers(config: CliConfig): Promise<Running> {
     for (const worker of workers) worker.terminate();
     throw error;
   }
-  const host = config.options.hostname ?? "127.0.0.1";
-  const scheme = config.options.cert === undefined ? "http" : "https";
-  console.log(
-    `Listening on ${scheme}://${
-      host.includes(":") ? `[${host}]` : host
-    }:${port}/ with ${config.workers} workers`,
+  const url = listenUrl(
+    {
+      transport: "tcp",
+      hostname: config.options.hostname ?? "127.0.0.1",
+      port,
+    },
+    config.options.cert !== undefined,
   );
+  console.log(`Listening on ${url} with ${config.workers} workers`);
   let closed: Promise<void> | undefined;
   let finish: () => void;
   const finished = new Promise<void>((resolve) => finish = resolve);

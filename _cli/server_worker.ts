@@ -10,7 +10,7 @@
 import { serve, type ServeOptions, type Server } from "../server.ts";
 import { type AppSpec, loadApp } from "./load_app.ts";
 import { messageOf } from "../_shared/errors.ts";
-import { withAccessLog } from "./server_cli.ts";
+import { type AccessLogFile, withAccessLog } from "./access_log_file.ts";
 
 /** What the CLI sends a worker. */
 export type ToServerWorker =
@@ -18,7 +18,7 @@ export type ToServerWorker =
     type: "start";
     spec: AppSpec;
     options: ServeOptions;
-    accessLog?: { file: string; format: string };
+    accessLog?: AccessLogFile;
   }
   | { type: "shutdown" };
 

@@ -9,11 +9,8 @@
  * @module
  */
 import type { App, Environ } from "../_contract/types.ts";
-import {
-  type EnvironContext,
-  makeEnviron,
-  type RequestParts,
-} from "../_request/environ.ts";
+import { type EnvironContext, makeEnviron } from "../_request/environ.ts";
+import type { RequestParts } from "../_request/request_parts.ts";
 import { errorStream } from "../_shared/errors.ts";
 import { Exchange, type ResponseHead } from "../_request/exchange.ts";
 import { appFromExports, type AppSpec, moduleUrl } from "../_cli/load_app.ts";

@@ -17,6 +17,10 @@
  */
 import type { Environ, ErrorStream } from "../_contract/types.ts";
 import { Input } from "./input.ts";
+import { encodeNative } from "../_shared/native.ts";
+import { unquoteNative } from "../_shared/percent.ts";
+import { splitHostPort } from "../_shared/host.ts";
+import type { RequestParts, SignalSource } from "./request_parts.ts";
 import { fileWrapper } from "../_shared/file_body.ts";
 
 /** What the server knows once, for every request it builds an environ for. */
@@ -40,32 +44,7 @@ export interface EnvironContext {
   maxBodySize: number;
 }
 
-/**
- * What the environ reads of a request: a `Request` from `Deno.serve`, or a
- * lighter copy of one that makes the full `Request` only if the app reads
- * `deno.request` (the dev server's Worker, where building every `Request`
- * would cost a third of a hello world).
- */
-export type RequestParts =
-  | Request
-  | {
-    readonly url: string;
-    readonly method: string;
-    readonly headers: Headers;
-    readonly body: ReadableStream<Uint8Array> | null;
-    readonly signal: AbortSignal;
-    toRequest(): Request;
-  };
-
-/** Gives `deno.signal`: aborted when the client goes away mid-request. */
-export interface SignalSource {
-  /** The signal for `request`, created on first use. */
-  signal(request: RequestParts): AbortSignal;
-}
-
 const VERSION = Object.freeze([1, 0] as const);
-const NON_ASCII = /[^\0-\x7f]/;
-const encoder = new TextEncoder();
 
 /**
  * Builds the environ for one request. With `eager`, every key is filled in
@@ -90,7 +69,7 @@ export function makeEnviron(
   if (rawUri.charCodeAt(0) === 63) rawUri = "/" + rawUri;
   // Deno decodes raw bytes above 0x7F in the target as UTF-8; the app gets
   // them back as bytes, as Latin-1, like the %XX form of the same bytes.
-  rawUri = utf8AsNative(rawUri);
+  rawUri = encodeNative(rawUri);
   const q = rawUri.indexOf("?");
   const rawPath = q < 0 ? rawUri : rawUri.slice(0, q);
   const https = ctx.urlScheme === undefined
@@ -110,10 +89,13 @@ export function makeEnviron(
   let serverName = ctx.serverName;
   let serverPort = ctx.serverPort;
   if (serverName === undefined || serverPort === undefined) {
-    [serverName, serverPort] = splitHost(
-      url.slice(authorityStart, pathStart),
-      https ? "443" : "80",
+    const authority = url.slice(authorityStart, pathStart);
+    // Userinfo is not part of a host (RFC 9110 4.2.4).
+    const [name, port] = splitHostPort(
+      authority.slice(authority.lastIndexOf("@") + 1),
     );
+    serverName = name;
+    serverPort = port ?? (https ? "443" : "80");
   }
 
   const target = {
@@ -319,20 +301,6 @@ class LazyKeys implements ProxyHandler<Environ> {
 }
 
 /**
- * Percent-decodes a path into a native string: each `%XX` becomes the
- * character with code XX, so UTF-8 bytes arrive as Latin-1 characters, as
- * PEP 3333 has it. A `%` not followed by two hex digits is kept as it is,
- * like Python's `unquote`.
- */
-export function unquoteNative(path: string): string {
-  if (!path.includes("%")) return path;
-  return path.replace(
-    /%([0-9A-Fa-f]{2})/g,
-    (_, hex: string) => String.fromCharCode(parseInt(hex, 16)),
-  );
-}
-
-/**
  * Where the authority that starts at `start` in a URL from `Deno.serve`
  * ends: at the first "/" or "?", else at the end.
  */
@@ -344,29 +312,4 @@ export function authorityEnd(url: string, start: number): number {
     end++;
   }
   return end;
-}
-
-/** `text` encoded as UTF-8, the bytes as Latin-1 characters. */
-function utf8AsNative(text: string): string {
-  if (!NON_ASCII.test(text)) return text;
-  const bytes = encoder.encode(text);
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return out;
-}
-
-/** Splits `host[:port]` (IPv6 in brackets) into name and port. */
-export function splitHost(
-  authority: string,
-  defaultPort: string,
-): [string, string] {
-  const at = authority.lastIndexOf("@");
-  if (at >= 0) authority = authority.slice(at + 1);
-  const colon = authority.lastIndexOf(":");
-  if (colon >= 0 && colon > authority.lastIndexOf("]")) {
-    return [authority.slice(0, colon), authority.slice(colon + 1)];
-  }
-  return [authority, defaultPort];
 }

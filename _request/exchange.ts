@@ -14,21 +14,23 @@ import type {
   Write,
 } from "../_contract/types.ts";
 import { describe, escapeControls, formatError } from "../_shared/errors.ts";
-import { BodyTooLargeError, concat, RequestBodyError } from "./input.ts";
+import {
+  BodyTooLargeError,
+  RequestBodyError,
+} from "../_shared/request_body_error.ts";
 import { FileBody } from "../_shared/file_body.ts";
-import { REASONS } from "../_shared/status.ts";
-import type { RequestParts, SignalSource } from "./environ.ts";
-import { HOP_BY_HOP } from "../_shared/http_grammar.ts";
+import {
+  checkChunk,
+  concat,
+  isThenable,
+  noStart,
+  toBytes,
+} from "../_shared/body.ts";
+import type { RequestParts, SignalSource } from "./request_parts.ts";
+import { checkResponseStart, type Start } from "./start_response.ts";
 
 const encoder = new TextEncoder();
-
-// RFC 9110 5.1: a field name is a token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// CR, LF and NUL split or truncate a response; above U+00FF is not a byte.
-const FORBIDDEN_IN_VALUE = /[\0\r\n]|[^\0-\xff]/;
 const NON_ASCII = /[^\0-\x7f]/;
-// RFC 9112 4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ).
-const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 // Statuses whose responses never have a body (a Response refuses one).
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
@@ -41,159 +43,6 @@ export class ResponseAborted extends Error {
     super("The response was aborted after its headers were sent", { cause });
     this.name = "ResponseAborted";
   }
-}
-
-/** The error that a broken rule produces; its message names the rule. */
-function ruleError(message: string): TypeError {
-  return new TypeError(message);
-}
-
-/** Quotes a value from the app for a message, escaping control characters. */
-function quote(value: string): string {
-  return `"${
-    escapeControls(value.length > 80 ? value.slice(0, 80) + "..." : value)
-  }"`;
-}
-
-/** A checked response start, ready for `new Response()`. */
-interface Start {
-  code: number;
-  // Empty when the reason is the standard one, which Deno.serve sends anyway.
-  reason: string;
-  // A record converts into Headers about twice as fast as a list of pairs;
-  // the list is kept only when a name repeats (Set-Cookie). The record
-  // leaves out Content-Length, which is sent only where Deno.serve would not
-  // work it out itself (see Exchange.#init).
-  headers: Record<string, string> | Header[];
-  contentLength: number;
-}
-
-/** Checks a status line and headers against PEP 3333 and HTTP. */
-function checkResponseStart(status: unknown, headers: unknown): Start {
-  if (typeof status !== "string") {
-    throw ruleError(
-      `Cannot start the response: status must be a string like "200 OK", got ${
-        describe(status)
-      }`,
-    );
-  }
-  const code = statusCode(status);
-  const reason = status.slice(4);
-  const standard = reason === REASONS[code];
-  if (code < 0 || (!standard && !REASON.test(reason))) {
-    throw ruleError(
-      `Cannot start the response: status ${
-        quote(status)
-      } is not a three-digit code, a space and a reason phrase (PEP 3333)`,
-    );
-  }
-  if (code < 200 || code > 599) {
-    throw ruleError(
-      `Cannot start the response: status ${code} is outside 200-599; ` +
-        "Deno.serve sends informational responses itself",
-    );
-  }
-  if (!Array.isArray(headers)) {
-    throw ruleError(
-      `Cannot start the response: headers must be an array of [name, value] pairs, got ${
-        describe(headers)
-      }`,
-    );
-  }
-  let contentLength = -1;
-  let record: Record<string, string> | undefined = {};
-  for (const header of headers) {
-    if (
-      !Array.isArray(header) || header.length !== 2 ||
-      typeof header[0] !== "string" || typeof header[1] !== "string"
-    ) {
-      throw ruleError(
-        "Cannot start the response: each header must be a [name, value] " +
-          `pair of strings, got ${describe(header)}`,
-      );
-    }
-    const [name, value] = header as Header;
-    const lower = lowerName(name);
-    if (FORBIDDEN_IN_VALUE.test(value)) {
-      throw ruleError(
-        /[\0\r\n]/.test(value)
-          ? `Cannot start the response: the value of header ${name} contains CR, LF or NUL, which would split the response`
-          : `Cannot start the response: the value of header ${name} has a character above U+00FF; ` +
-            "encode it to a native string first (PEP 3333)",
-      );
-    }
-    if (HOP_BY_HOP.has(lower)) {
-      throw ruleError(
-        `Cannot start the response: ${name} is a hop-by-hop header, which ` +
-          "only the server may set (PEP 3333)",
-      );
-    }
-    if (lower === "content-length") {
-      if (!/^\d+$/.test(value.trim())) {
-        throw ruleError(
-          `Cannot start the response: Content-Length ${
-            quote(value)
-          } is not a non-negative integer`,
-        );
-      }
-      const length = Number(value);
-      // Two lengths leave the client to guess where the body ends (RFC 9110 8.6).
-      if (contentLength >= 0 && length !== contentLength) {
-        throw ruleError(
-          `Cannot start the response: Content-Length is given twice, as ${contentLength} and ${length}`,
-        );
-      }
-      contentLength = length;
-    }
-    if (record !== undefined && lower !== "content-length") {
-      if (lower in record || lower === "__proto__") record = undefined;
-      else record[lower] = value;
-    }
-  }
-  return {
-    code,
-    reason: standard ? "" : reason,
-    headers: record ?? headers,
-    contentLength,
-  };
-}
-
-/** The code of a `"NNN Reason"` status, or -1 when it has not that form. */
-function statusCode(status: string): number {
-  if (status.length < 4 || status.charCodeAt(3) !== 32) return -1;
-  let code = 0;
-  for (let i = 0; i < 3; i++) {
-    const digit = status.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return -1;
-    code = code * 10 + digit;
-  }
-  return code;
-}
-
-// Apps send the same few header names over and over; remembering the
-// checked ones saves a regex test and a lowercase copy per header.
-const checkedNames = new Map<string, string>();
-
-/** Checks that `name` is a token and returns it in lowercase. */
-function lowerName(name: string): string {
-  const known = checkedNames.get(name);
-  if (known !== undefined) return known;
-  if (!TOKEN.test(name)) {
-    throw ruleError(
-      `Cannot start the response: header name ${
-        quote(name)
-      } is not an RFC 9110 token`,
-    );
-  }
-  const lower = name.toLowerCase();
-  if (checkedNames.size < 1024) checkedNames.set(name, lower);
-  return lower;
-}
-
-/** Whether `value` has a `then` method (a promise or thenable). */
-export function isThenable<T>(value: unknown): value is PromiseLike<T> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as PromiseLike<T>).then === "function";
 }
 
 function plainResponse(status: number, text: string): Response {
@@ -362,10 +211,12 @@ export class Exchange implements SignalSource {
       // Too late to replace anything: let the error travel up.
       if (this.#response !== undefined) throw excInfo;
     } else if (this.#headers !== undefined) {
-      throw this.#broke(ruleError(
-        "Cannot start the response: startResponse() was already called; " +
-          "pass excInfo to replace the status and headers (PEP 3333)",
-      ));
+      throw this.#broke(
+        new TypeError(
+          "Cannot start the response: startResponse() was already called; " +
+            "pass excInfo to replace the status and headers (PEP 3333)",
+        ),
+      );
     }
     let start: Start;
     try {
@@ -872,17 +723,10 @@ function hasContentType(headers: Start["headers"]): boolean {
     : "content-type" in headers;
 }
 
-function noStart(): TypeError {
-  return ruleError(
-    "Cannot send the body: the app did not call startResponse() before " +
-      "its body yielded (PEP 3333)",
-  );
-}
-
 /** Gets the iterator of a body, refusing the common mistakes by name. */
 function iteratorOf(body: Body): AnyIterator {
   if (typeof body === "string" || body instanceof Uint8Array) {
-    throw ruleError(
+    throw new TypeError(
       `Cannot send the body: the app returned ${describe(body)}, not an ` +
         "iterable of chunks; return [body] instead (PEP 3333)",
     );
@@ -899,25 +743,11 @@ function iteratorOf(body: Body): AnyIterator {
       return source[Symbol.iterator]!();
     }
   }
-  throw ruleError(
+  throw new TypeError(
     `Cannot send the body: the app returned ${
       describe(body)
     }, which is not iterable; return an array, a generator or an async iterable (PEP 3333)`,
   );
-}
-
-function checkChunk(chunk: unknown, where: string): Chunk {
-  if (typeof chunk === "string" || chunk instanceof Uint8Array) return chunk;
-  throw ruleError(
-    `Cannot send ${where}: chunks must be strings or Uint8Arrays, got ${
-      describe(chunk)
-    }`,
-  );
-}
-
-function toBytes(chunk: unknown, where: string): Uint8Array {
-  const checked = checkChunk(chunk, where);
-  return typeof checked === "string" ? encoder.encode(checked) : checked;
 }
 
 function joinChunks(chunks: Chunk[]): Uint8Array {

@@ -11,7 +11,7 @@ import type {
   Header,
 } from "../_contract/types.ts";
 import { REASONS } from "../_shared/status.ts";
-import { quoteNative } from "../util.ts";
+import { PATH_SAFE, quoteNative } from "../_shared/percent.ts";
 import { HOP_BY_HOP } from "../_shared/http_grammar.ts";
 
 /** Options of {@linkcode fromFetch}. */
@@ -91,9 +91,7 @@ function toRequest(environ: Environ, fullPath: boolean): Request {
   const path = (fullPath ? environ.SCRIPT_NAME ?? "" : "") +
     (environ.PATH_INFO || "/");
   const query = environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : "";
-  const url = `${scheme}://${host}${
-    quoteNative(path, "/;=,:@!$&'()*+")
-  }${query}`;
+  const url = `${scheme}://${host}${quoteNative(path, PATH_SAFE)}${query}`;
   const headers = new Headers();
   // Keys first: reading every value would make deno.signal.
   for (const key of Object.keys(environ)) {

@@ -1,40 +1,13 @@
 import type { InputStream } from "../_contract/types.ts";
-import type { RequestParts } from "./environ.ts";
+import type { RequestParts } from "./request_parts.ts";
+import { concat } from "../_shared/body.ts";
+import {
+  BodyTooLargeError,
+  RequestBodyError,
+} from "../_shared/request_body_error.ts";
 
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
-
-/**
- * Thrown by `wsgi.input` when the request body cannot be read as the client
- * sent it: the client's fault, not the app's. An app that lets it go gets
- * the client answered with {@linkcode RequestBodyError.status} (if the
- * response has not started) instead of a 500, and no error is logged.
- */
-export class RequestBodyError extends Error {
-  /** The status the client gets: 400, or 413 for a body over the limit. */
-  readonly status: 400 | 413;
-  /** An error answered with `status`; `options.cause` keeps Deno's own error. */
-  constructor(message: string, status: 400 | 413, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "RequestBodyError";
-    this.status = status;
-  }
-}
-
-/** Thrown by `wsgi.input` when the body is longer than the server allows. */
-export class BodyTooLargeError extends RequestBodyError {
-  /** The limit in bytes. */
-  readonly limit: number;
-  /** The error for a body past `limit` bytes. */
-  constructor(limit: number) {
-    super(
-      `Cannot read the request body: it is larger than ${limit} bytes`,
-      413,
-    );
-    this.name = "BodyTooLargeError";
-    this.limit = limit;
-  }
-}
 
 /** Why Deno's body stream failed, in the client's terms. */
 function unreadable(cause: unknown): RequestBodyError {
@@ -190,17 +163,4 @@ export class Input implements InputStream {
 /** A size argument as a bound: none, or a negative one, means no bound. */
 function bound(size: number | undefined): number {
   return size === undefined || size === null || size < 0 ? Infinity : size;
-}
-
-/** Joins byte arrays into one. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

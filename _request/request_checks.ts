@@ -8,8 +8,10 @@
  *
  * @module
  */
-import { authorityEnd, type RequestParts } from "./environ.ts";
+import { authorityEnd } from "./environ.ts";
+import type { RequestParts } from "./request_parts.ts";
 import { isHostAndPort } from "../_shared/host.ts";
+import { hasBareComma } from "../_shared/list.ts";
 
 // The bodies name the rule and never echo what the client sent.
 const NO_HOST =
@@ -148,21 +150,4 @@ function isFallbackHost(url: string, start: number): boolean {
     i++;
   }
   return i > digits && (i === url.length || url.charCodeAt(i) === 47);
-}
-
-/** Whether `value` has a comma outside its quoted strings. */
-function hasBareComma(value: string): boolean {
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (quoted) {
-      if (c === 92) i++;
-      else if (c === 34) quoted = false;
-    } else if (c === 34) {
-      quoted = true;
-    } else if (c === 44) {
-      return true;
-    }
-  }
-  return false;
 }

@@ -48,3 +48,51 @@ function isIPv6(text: string): boolean {
   }
   return halves.length === 2 ? count < 8 : count === 8;
 }
+
+/**
+ * Splits `host[:port]` at the colon of the port, minding an IP-literal's
+ * brackets: `"[::1]:80"` gives `["[::1]", "80"]`, `"example.com"` gives
+ * `["example.com", undefined]`.
+ */
+export function splitHostPort(
+  value: string,
+): [host: string, port: string | undefined] {
+  const colon = value.lastIndexOf(":");
+  if (colon > value.lastIndexOf("]")) {
+    return [value.slice(0, colon), value.slice(colon + 1)];
+  }
+  return [value, undefined];
+}
+
+/**
+ * The host name in `host[:port]`, without the port and without an
+ * IP-literal's brackets. A name with more than one colon and no brackets is
+ * a bare IPv6 address (as Deno names a bound one), which has no port.
+ */
+export function hostNameOf(value: string): string {
+  if (
+    value.charCodeAt(0) !== 91 && value.indexOf(":") !== value.lastIndexOf(":")
+  ) {
+    return value;
+  }
+  const [host] = splitHostPort(value);
+  return host.charCodeAt(0) === 91 && host.endsWith("]")
+    ? host.slice(1, -1)
+    : host;
+}
+
+/**
+ * The URL a client uses to reach a listener: `http://127.0.0.1:8000/`,
+ * an IPv6 address in brackets, `https` with TLS, `http+unix://` for a unix
+ * socket.
+ */
+export function listenUrl(
+  addr: Deno.NetAddr | Deno.UnixAddr,
+  tls = false,
+): string {
+  if ("path" in addr) return `http+unix://${addr.path}`;
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `${tls ? "https" : "http"}://${host}:${addr.port}/`;
+}

@@ -55,6 +55,26 @@ export function unquote(element: string): string {
   return element;
 }
 
+/**
+ * Whether `value` has a comma outside its quoted strings: one that would
+ * make a list of a field that holds a single value.
+ */
+export function hasBareComma(value: string): boolean {
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (quoted) {
+      if (c === BACKSLASH) i++;
+      else if (c === DQUOTE) quoted = false;
+    } else if (c === DQUOTE) {
+      quoted = true;
+    } else if (c === COMMA) {
+      return true;
+    }
+  }
+  return false;
+}
+
 const COMMA = 0x2c;
 const DQUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -39,7 +39,7 @@ import {
   type WrkSample as Sample,
 } from "./_util.ts";
 import { Output, runBench, spawn, stop, wrk } from "./_children.ts";
-import { concat } from "../_request/input.ts";
+import { concat } from "../_shared/body.ts";
 
 // ---------------------------------------------------------------------------
 // What is measured.

@@ -42,7 +42,7 @@ import { Buffer } from "node:buffer";
 import { STREAM_CHUNK_SIZE, STREAM_CHUNKS } from "./apps/soak.ts";
 import { boundedInt as int, cpuSeconds, equal, rssMiB } from "./_util.ts";
 import { Output, runBench, spawn, stop } from "./_children.ts";
-import { concat } from "../_request/input.ts";
+import { concat } from "../_shared/body.ts";
 
 const WARMUP = 5_000;
 const SAMPLE_EVERY = 50_000;

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Body, Chunk } from "../_contract/types.ts";
-import { isThenable } from "../_request/exchange.ts";
+import { isThenable } from "../_shared/body.ts";
 
 type Step = IteratorResult<Chunk>;
 

@@ -66,10 +66,16 @@
  *
  * @module
  */
-import type { Body, Chunk, Environ, Header, Middleware } from "../_contract/types.ts";
+import type {
+  Body,
+  Chunk,
+  Environ,
+  Header,
+  Middleware,
+} from "../_contract/types.ts";
 import { formatError } from "../_shared/errors.ts";
 import { FileBody } from "../_shared/file_body.ts";
-import { isThenable } from "../_request/exchange.ts";
+import { isThenable } from "../_shared/body.ts";
 import { wrapBody } from "./_wrap_body.ts";
 
 /**

@@ -70,9 +70,8 @@ import type {
   Write,
 } from "../_contract/types.ts";
 import { FileBody } from "../_shared/file_body.ts";
-import { concat } from "../_request/input.ts";
+import { concat, isThenable, noStart, toBytes } from "../_shared/body.ts";
 import { splitList } from "../_shared/list.ts";
-import { isThenable } from "../_request/exchange.ts";
 
 /** A content coding that {@linkcode compress} can produce. */
 export type Coding = "gzip" | "deflate";
@@ -104,7 +103,6 @@ export interface CompressOptions {
   compressible?: (mediaType: string) => boolean;
 }
 
-const encoder = new TextEncoder();
 // Statuses whose body must not be touched: no body, or a byte range of
 // the uncompressed representation.
 const UNTOUCHED_STATUS = new Set([204, 205, 206, 304]);
@@ -340,7 +338,7 @@ class Negotiation {
       if (chunk.length > 0) this.dataSeen = true;
       return this.#write(chunk);
     }
-    const bytes = toBytes(chunk);
+    const bytes = toBytes(chunk, "write()");
     if (bytes.length > 0) {
       this.dataSeen = true;
       this.held.push(bytes);
@@ -461,7 +459,7 @@ class Negotiation {
         this.start();
         return chunks as Body;
       }
-      parts.push(toBytes(chunk));
+      parts.push(toBytes(chunk, "the body"));
     }
     const data = concat(parts);
     this.settle(data.length);
@@ -550,7 +548,7 @@ class CompressingBody implements AsyncIterable<Uint8Array> {
         this.#innerDone = true;
         return undefined;
       }
-      const bytes = toBytes(step.value);
+      const bytes = toBytes(step.value, "the body");
       if (bytes.length === 0) continue;
       if (this.#negotiation.status === undefined) throw noStart();
       this.#negotiation.dataSeen = true;
@@ -700,23 +698,6 @@ async function compressBytes(
   const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream()
     .pipeThrough(new CompressionStream(coding));
   return await new Response(stream).bytes();
-}
-
-function toBytes(chunk: unknown): Uint8Array {
-  if (chunk instanceof Uint8Array) return chunk;
-  if (typeof chunk === "string") return encoder.encode(chunk);
-  throw new TypeError(
-    `Cannot compress the body: chunks must be strings or Uint8Arrays, got ${
-      chunk === null ? "null" : typeof chunk
-    }`,
-  );
-}
-
-function noStart(): TypeError {
-  return new TypeError(
-    "Cannot send the body: the app did not call startResponse() before " +
-      "its body yielded (PEP 3333)",
-  );
 }
 
 function isIterable(body: unknown): boolean {

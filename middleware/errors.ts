@@ -49,9 +49,9 @@
 import type { Body, Chunk, Environ, Middleware } from "../_contract/types.ts";
 import { escapeControls, formatError } from "../_shared/errors.ts";
 import { FileBody } from "../_shared/file_body.ts";
-import { isThenable } from "../_request/exchange.ts";
+import { isThenable } from "../_shared/body.ts";
 import { wrapBody } from "./_wrap_body.ts";
-import { RequestBodyError } from "../_request/input.ts";
+import { RequestBodyError } from "../_shared/request_body_error.ts";
 
 /** Options of {@linkcode errors}. */
 export interface ErrorsOptions {

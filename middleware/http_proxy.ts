@@ -76,8 +76,13 @@ import type {
 } from "../_contract/types.ts";
 import { escapeControls, formatError } from "../_shared/errors.ts";
 import { REASONS } from "../_shared/status.ts";
-import { HOP_BY_HOP as SERVER_HOP_BY_HOP } from "../_shared/http_grammar.ts";
+import {
+  HOP_BY_HOP as SERVER_HOP_BY_HOP,
+  isReasonPhrase,
+  isToken,
+} from "../_shared/http_grammar.ts";
 import { splitList } from "../_shared/list.ts";
+import { PATH_SAFE, quoteNative, unquoteNative } from "../_shared/percent.ts";
 
 /** Options of {@linkcode httpProxy}. */
 export interface HttpProxyOptions {
@@ -102,11 +107,8 @@ const HOP_BY_HOP = new Set([
 // Request headers the proxy sets itself: Host is the upstream's, and
 // Deno.serve already answered any `Expect: 100-continue`.
 const NOT_FORWARDED = new Set(["host", "expect", "accept-encoding"]);
-const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 // The size of the blocks a request body is forwarded in.
 const BLOCK = 65536;
-// Characters a path may carry unencoded (RFC 3986 pchar and "/").
-const PATH_SAFE = /[A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
 
 /**
  * Forwards requests under `prefix` to the `upstream` server and streams
@@ -251,7 +253,7 @@ async function forward(
     );
   }
 
-  const reason = response.statusText && REASON.test(response.statusText)
+  const reason = response.statusText && isReasonPhrase(response.statusText)
     ? response.statusText
     : REASONS[response.status] ?? "Unknown";
   try {
@@ -408,14 +410,14 @@ function splitPath(
     const q = rawUri.indexOf("?");
     const raw = q < 0 ? rawUri : rawUri.slice(0, q);
     // Only when no middleware rewrote the path does RAW_URI describe it.
-    if (unquote(raw) === script + environ.PATH_INFO) {
+    if (unquoteNative(raw) === script + environ.PATH_INFO) {
       const cut = rawIndex(raw, script.length + mount.length);
       return { prefix: raw.slice(0, cut), rest: raw.slice(cut) };
     }
   }
   return {
-    prefix: quote(script + mount),
-    rest: quote(environ.PATH_INFO.slice(mount.length)),
+    prefix: quoteNative(script + mount, PATH_SAFE),
+    rest: quoteNative(environ.PATH_INFO.slice(mount.length), PATH_SAFE),
   };
 }
 
@@ -430,30 +432,6 @@ function rawIndex(raw: string, decoded: number): number {
   return i;
 }
 
-/** Percent-decodes into a native string, as the environ's PATH_INFO is. */
-function unquote(path: string): string {
-  return path.includes("%")
-    ? path.replace(
-      /%([0-9A-Fa-f]{2})/g,
-      (_, hex: string) => String.fromCharCode(parseInt(hex, 16)),
-    )
-    : path;
-}
-
-/** Percent-encodes a native path string (each character one byte). */
-function quote(path: string): string {
-  let out = "";
-  for (const char of path) {
-    if (PATH_SAFE.test(char)) out += char;
-    else {
-      out += `%${
-        (char.charCodeAt(0) & 0xff).toString(16).toUpperCase().padStart(2, "0")
-      }`;
-    }
-  }
-  return out;
-}
-
 /**
  * The header names listed in a `Connection` header, lowercase. Only a token
  * is a connection-option (RFC 9110 7.6.1): a quoted string names no header,
@@ -463,13 +441,10 @@ function connectionTokens(value: string | undefined): Set<string> {
   const tokens = new Set<string>();
   if (value === undefined) return tokens;
   for (const option of splitList(value) ?? []) {
-    if (TOKEN.test(option)) tokens.add(option.toLowerCase());
+    if (isToken(option)) tokens.add(option.toLowerCase());
   }
   return tokens;
 }
-
-// RFC 9110 5.6.2: token = 1*tchar.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Whether the request has a body to forward. */
 function hasBody(environ: Environ): boolean {

@@ -37,7 +37,7 @@
  */
 import type { AppLike, Middleware } from "../_contract/types.ts";
 import { toApp } from "../_shared/app_like.ts";
-import { encodeNative } from "../util.ts";
+import { encodeNative } from "../_shared/native.ts";
 
 /**
  * Mounts apps at path prefixes in front of the wrapped app.

@@ -47,6 +47,7 @@
  */
 import type { Environ, Middleware } from "../_contract/types.ts";
 import { splitList, unquote } from "../_shared/list.ts";
+import { splitHostPort } from "../_shared/host.ts";
 
 /** How many proxies set each header. */
 export interface ProxyFixOptions {
@@ -182,13 +183,4 @@ function trusted(environ: Environ, key: string, n: number): string | undefined {
   const values = splitList(header);
   if (values === undefined || values.length < n) return undefined;
   return unquote(values[values.length - n]) || undefined;
-}
-
-/** Splits `host[:port]`, minding IPv6 brackets. */
-function splitHostPort(host: string): [string, string | undefined] {
-  const colon = host.lastIndexOf(":");
-  if (colon > host.lastIndexOf("]")) {
-    return [host.slice(0, colon), host.slice(colon + 1)];
-  }
-  return [host, undefined];
 }

@@ -116,7 +116,8 @@ import type {
 } from "../_contract/types.ts";
 import { parseHttpDate } from "../_shared/http_date.ts";
 import { splitList } from "../_shared/list.ts";
-import { decodeNative, encodeNative } from "../util.ts";
+import { decodeNative, encodeNative } from "../_shared/native.ts";
+import { PATH_SAFE, percentByte, quoteNative } from "../_shared/percent.ts";
 
 /** Options of {@linkcode staticFiles}. */
 export interface StaticFilesOptions {
@@ -766,18 +767,6 @@ function ifRangeHolds(
     Date.now() >= time + 1000;
 }
 
-// RFC 3986 pchar without percent: left as they are in a Location path.
-const PATH_SAFE = /[A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
-
-/** Percent-encodes a native string for a Location path. */
-function quoteNative(native: string): string {
-  let out = "";
-  for (const char of native) {
-    out += PATH_SAFE.test(char) ? char : encodeChar(char);
-  }
-  return out;
-}
-
 /** 301 to the directory's path with a trailing slash, query kept. */
 function redirectToSlash(
   environ: Environ,
@@ -788,18 +777,20 @@ function redirectToSlash(
   // (the URL of another host) can reach the Location.
   const script = (environ.SCRIPT_NAME ?? "").split("/").filter((s) => s);
   const path = [...script, ...request.all.map(encodeNative)];
-  let location = quoteNative(path.map((s) => "/" + s).join("") + "/");
+  let location = quoteNative(
+    path.map((s) => "/" + s).join("") + "/",
+    PATH_SAFE,
+  );
   const query = environ.QUERY_STRING ?? "";
   if (query !== "") {
-    location += "?" + query.replace(/[^\x21-\x7e]/g, encodeChar);
+    location += "?" + query.replace(
+      /[^\x21-\x7e]/g,
+      (char) => percentByte(char.charCodeAt(0)),
+    );
   }
   startResponse("301 Moved Permanently", [
     ["Location", location],
     ["Content-Type", "text/plain; charset=utf-8"],
   ]);
   return ["Moved Permanently\n"];
-}
-
-function encodeChar(char: string): string {
-  return "%" + char.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0");
 }

@@ -95,8 +95,12 @@ import type {
   Write,
 } from "../_contract/types.ts";
 import { describe, escapeControls } from "../_shared/errors.ts";
-import { HOP_BY_HOP } from "../_shared/http_grammar.ts";
-import { isThenable } from "../_request/exchange.ts";
+import {
+  HOP_BY_HOP,
+  isReasonPhrase,
+  isToken,
+} from "../_shared/http_grammar.ts";
+import { isThenable } from "../_shared/body.ts";
 
 /** The name of each check, as {@linkcode ValidatorError.rule} gives it. */
 export type ValidatorRule =
@@ -250,14 +254,10 @@ export interface ValidatorOptions {
 
 const encoder = new TextEncoder();
 
-// RFC 9110 5.1: field-name = token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Control characters other than HTAB, which RFC 9110 5.5 allows in a value.
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
 const NOT_NATIVE = /[^\0-\xff]/;
-// RFC 9112 4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ).
-const REASON = /^[\t\x20-\x7e\x80-\xff]+$/;
 // RFC 9110 8.8.3: entity-tag = [ %s"W/" ] DQUOTE *etagc DQUOTE.
 const ETAG = /^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/;
 // The keys that read an array's chunks: its length and its indices.
@@ -853,7 +853,11 @@ class RequestLint {
       );
     }
     const reason = status.slice(4);
-    if (!REASON.test(reason) || reason.trim() !== reason) {
+    // Stricter than the server: a reason is there, without surrounding
+    // whitespace.
+    if (
+      reason === "" || !isReasonPhrase(reason) || reason.trim() !== reason
+    ) {
       r.fail(
         "status-reason",
         `Cannot start the response: the reason phrase of status ${
@@ -899,7 +903,7 @@ class RequestLint {
       // PEP 3333: "Each header_name must be a valid HTTP header field-name
       // ..., without a trailing colon or other punctuation." wsgiref:
       // "Names may not end in '-' or '_'".
-      if (!TOKEN.test(name) || name.endsWith("-") || name.endsWith("_")) {
+      if (!isToken(name) || name.endsWith("-") || name.endsWith("_")) {
         r.fail(
           "header-name",
           `Cannot start the response: header name ${

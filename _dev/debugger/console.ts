@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { hostNameOf } from "../../_shared/host.ts";
 
 /** Wrong PINs before the console locks for the session. */
 export const MAX_TRIES = 10;
@@ -28,15 +29,7 @@ const COOKIE = "wsgi_dev_console";
 
 /** The host name of a Host header value: no port, no brackets, lowercase. */
 export function hostName(host: string): string {
-  const value = host.trim().toLowerCase();
-  if (value.startsWith("[")) {
-    const end = value.indexOf("]");
-    return end < 0 ? value : value.slice(1, end);
-  }
-  const colon = value.indexOf(":");
-  // More than one colon: a bare IPv6 address, which has no port.
-  if (colon < 0 || value.indexOf(":", colon + 1) >= 0) return value;
-  return value.slice(0, colon);
+  return hostNameOf(host.trim().toLowerCase());
 }
 
 /** Whether `hostname` is a loopback address or name. */

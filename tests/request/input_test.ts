@@ -1,7 +1,8 @@
 /** wsgi.input: the asynchronous request body stream. */
 import assert from "node:assert/strict";
 import { buildEnviron } from "../../testing.ts";
-import { Input, RequestBodyError } from "../../_request/input.ts";
+import { Input } from "../../_request/input.ts";
+import { RequestBodyError } from "../../_shared/request_body_error.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
