@@ -44,7 +44,13 @@ import { concat } from "../_shared/body.ts";
 // ---------------------------------------------------------------------------
 // What is measured.
 
-type Kind = "hello" | "stream" | "file1m" | "file64m" | "router";
+type Kind =
+  | "hello"
+  | "hello-bytes"
+  | "stream"
+  | "file1m"
+  | "file64m"
+  | "router";
 
 interface Server {
   /** The name used by `--only` and in the table. */
@@ -122,6 +128,19 @@ const SERVERS: Server[] = [
     args: ["run", NET, app("hono_hello.ts")],
   },
   {
+    name: "raw-hello-bytes",
+    kind: "hello-bytes",
+    label: "raw `Deno.serve`, hello as a `Uint8Array`",
+    args: ["run", NET, app("raw_hello_bytes.ts")],
+  },
+  {
+    name: "wsgi-hello-bytes",
+    kind: "hello-bytes",
+    label: "`serve()`, hello as a one-chunk `Uint8Array` array",
+    args: ["run", NET, app("wsgi_hello_bytes.ts")],
+    target: 0.95,
+  },
+  {
     name: "raw-stream",
     kind: "stream",
     label: "raw `Deno.serve`, 1 MiB as 16 x 64 KiB stream",
@@ -191,6 +210,7 @@ const baselineOf = (kind: Kind) => SERVERS.find((s) => s.kind === kind)!;
  */
 const EXPECTED: Partial<Record<Kind, Uint8Array>> = {
   hello: new TextEncoder().encode("Hello, World!"),
+  "hello-bytes": new TextEncoder().encode("Hello, World!"),
   stream: concat(CHUNKS),
   router: new TextEncoder().encode("Hello, World!"),
 };
