@@ -1,10 +1,7 @@
 /**
  * One generation of the app, inside its own Worker: its own module graph,
  * so a change anywhere in the app's local modules takes effect in the next
- * generation. The supervisor sends `load` once, then one `request` per
- * request, each body a transferred stream; the Worker answers `ready` or
- * `failed`, then one `response` (or `error`) per request. The debugger's
- * console sends `eval`, answered by `evaluated`.
+ * generation. The messages it takes and answers are in `protocol.ts`.
  *
  * @module
  */
@@ -12,8 +9,8 @@ import type { App, Environ } from "../_contract/types.ts";
 import { type EnvironContext, makeEnviron } from "../_request/environ.ts";
 import type { RequestParts } from "../_request/request_parts.ts";
 import { errorStream } from "../_shared/errors.ts";
-import { Exchange, type ResponseHead } from "../_request/exchange.ts";
-import { appFromExports, type AppSpec, moduleUrl } from "../_cli/load_app.ts";
+import { Exchange } from "../_request/exchange.ts";
+import { appFromExports, moduleUrl } from "../_cli/load_app.ts";
 import { errors } from "../middleware/errors.ts";
 import {
   consoleHtml,
@@ -23,53 +20,14 @@ import {
 } from "./debugger/pages.ts";
 import { tracebackText } from "./debugger/traceback.ts";
 import { hostTrusted } from "./debugger/console.ts";
-
-/** How a generation shows an exception in the app. */
-export interface DebugSettings {
-  /** Traceback pages; without them a failing request gets a bare 500. */
-  pages: boolean;
-  /** The console on HTML traceback pages, for trusted Host values. */
-  console: boolean;
-  /** Host names trusted besides the loopback ones. */
-  trusted: string[];
-}
-
-/** What the supervisor sends. */
-export type ToWorker =
-  | { type: "load"; spec: AppSpec; generation: number; debug: DebugSettings }
-  | { type: "eval"; id: number; source: string; error?: string }
-  | { type: "abort"; id: number }
-  | {
-    type: "request";
-    id: number;
-    url: string;
-    method: string;
-    headers: [string, string][];
-    body: ReadableStream<Uint8Array> | null;
-    remote: { hostname: string; port: number };
-    /** The supervisor's bound address, once it listens. */
-    server?: { name: string; port: string };
-  };
-
-/** What the Worker answers. */
-export type FromWorker =
-  | { type: "ready" }
-  | {
-    type: "failed";
-    message: string;
-    stack: string;
-    html: string;
-    text: string;
-  }
-  | {
-    type: "response";
-    id: number;
-    body: ReadableStream<Uint8Array> | Uint8Array | string | null;
-  } & ResponseHead
-  | { type: "error"; id: number; message: string; stack: string }
-  | { type: "evaluated"; id: number; ok: boolean; output: string }
-  | { type: "watch"; id: number }
-  | { type: "traceback"; request: string; text: string };
+import type {
+  DebugSettings,
+  EvalMessage,
+  FromWorker,
+  LoadMessage,
+  RequestMessage,
+  ToWorker,
+} from "./protocol.ts";
 
 const port = self as unknown as {
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
@@ -134,9 +92,7 @@ function describeError(error: unknown): { message: string; stack: string } {
     : { message: String(error), stack: "" };
 }
 
-async function load(
-  message: Extract<ToWorker, { type: "load" }>,
-): Promise<void> {
+async function load(message: LoadMessage): Promise<void> {
   const spec = message.spec;
   generation = message.generation;
   try {
@@ -159,8 +115,6 @@ async function load(
     });
   }
 }
-
-type RequestMessage = Extract<ToWorker, { type: "request" }>;
 
 // The requests whose app reads `deno.signal`, until the supervisor says
 // their client left or their exchange ended.
@@ -283,7 +237,7 @@ function thrownText(error: unknown): string {
   return `Uncaught ${(own < 0 ? lines : lines.slice(0, own)).join("\n")}`;
 }
 
-async function evaluate(message: Extract<ToWorker, { type: "eval" }>) {
+async function evaluate(message: EvalMessage) {
   let answer: { ok: boolean; output: string };
   const context = message.error === undefined
     ? { error: undefined, environ: undefined }

@@ -14,8 +14,9 @@ import type { AppSpec } from "../_cli/load_app.ts";
 import type {
   DebugSettings,
   FromWorker,
+  ServerLimits,
   ToWorker,
-} from "./generation_worker.ts";
+} from "./protocol.ts";
 import { escapeHtml } from "./debugger/pages.ts";
 import { stripAnsi } from "../_shared/errors.ts";
 import { checkRequest } from "../_request/request_checks.ts";
@@ -69,6 +70,7 @@ export class Generation {
     spec: AppSpec,
     generation: number,
     debug: DebugSettings,
+    limits: ServerLimits,
     onTraceback: (request: string, text: string) => void,
   ): Promise<Generation | LoadFailure> {
     const worker = new Worker(WORKER, { type: "module" });
@@ -94,7 +96,13 @@ export class Generation {
         worker.terminate();
         resolve(plainFailure(stripAnsi(event.message)));
       };
-      const load: ToWorker = { type: "load", spec, generation, debug };
+      const load: ToWorker = {
+        type: "load",
+        spec,
+        generation,
+        debug,
+        limits,
+      };
       worker.postMessage(load);
     });
   }
@@ -267,6 +275,7 @@ function failurePage(failure: LoadFailure, request: Request): Response {
 export class Supervisor {
   #spec: AppSpec;
   #debug: DebugSettings;
+  #limits: ServerLimits;
   #current: Generation | LoadFailure | undefined;
   #generation = 0;
   #server: { name: string; port: string } | undefined;
@@ -274,16 +283,19 @@ export class Supervisor {
 
   /**
    * `debug` says how each generation shows an exception in the app;
-   * `onTraceback` gets each exception's request line and traceback.
+   * `onTraceback` gets each exception's request line and traceback;
+   * `limits` are what production applies to each request.
    */
   constructor(
     spec: AppSpec,
     debug: DebugSettings = { pages: true, console: false, trusted: [] },
     onTraceback: (request: string, text: string) => void = (request, text) =>
       console.error(`${request}: ${text}`),
+    limits: ServerLimits = {},
   ) {
     this.#spec = spec;
     this.#debug = debug;
+    this.#limits = limits;
     this.#onTraceback = onTraceback;
   }
 
@@ -299,6 +311,7 @@ export class Supervisor {
       this.#spec,
       ++this.#generation,
       this.#debug,
+      this.#limits,
       this.#onTraceback,
     );
     const previous = this.#current;
