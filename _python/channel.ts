@@ -1,0 +1,167 @@
+/**
+ * The framed binary protocol between the pool and a Python worker, over one
+ * unix-socket connection per worker thread. A frame is one type byte, a
+ * 4-byte big-endian length, then the payload; `runner.py` describes each
+ * type. Native strings travel as Latin-1 bytes, so they round-trip exactly.
+ *
+ * @module
+ */
+
+/** A frame's type byte, as its letter. */
+export type FrameType =
+  | "H"
+  | "B"
+  | "C"
+  | "X"
+  | "O"
+  | "L"
+  | "R"
+  | "W"
+  | "S"
+  | "D"
+  | "F"
+  | "E";
+
+/** One frame as read. */
+export interface Frame {
+  type: FrameType;
+  payload: Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A native string as its Latin-1 bytes (every code unit is 0-255). */
+export function latin1Bytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+/** Latin-1 bytes as a native string. */
+export function latin1Text(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return out;
+}
+
+/** Pairs of native strings as length-prefixed Latin-1 fields. */
+export function encodePairs(pairs: Iterable<[string, string]>): Uint8Array {
+  const fields: Uint8Array[] = [];
+  let size = 0;
+  for (const [name, value] of pairs) {
+    for (const text of [name, value]) {
+      const bytes = latin1Bytes(text);
+      fields.push(bytes);
+      size += 4 + bytes.length;
+    }
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const field of fields) {
+    view.setUint32(at, field.length);
+    out.set(field, at + 4);
+    at += 4 + field.length;
+  }
+  return out;
+}
+
+/** The reverse of {@linkcode encodePairs}. */
+export function decodePairs(payload: Uint8Array): [string, string][] {
+  const view = new DataView(
+    payload.buffer,
+    payload.byteOffset,
+    payload.byteLength,
+  );
+  const items: string[] = [];
+  for (let at = 0; at < payload.length;) {
+    const length = view.getUint32(at);
+    items.push(latin1Text(payload.subarray(at + 4, at + 4 + length)));
+    at += 4 + length;
+  }
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < items.length; i += 2) {
+    pairs.push([items[i], items[i + 1]]);
+  }
+  return pairs;
+}
+
+/** Frames over one connection: one reader at a time, writes in order. */
+export class Channel {
+  readonly conn: Deno.Conn;
+  #buffer: Uint8Array = EMPTY;
+  #writing: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  /** The next frame; null once the worker's end is closed. */
+  async read(): Promise<Frame | null> {
+    while (true) {
+      if (this.#buffer.length >= 5) {
+        const view = new DataView(
+          this.#buffer.buffer,
+          this.#buffer.byteOffset,
+          5,
+        );
+        const length = view.getUint32(1);
+        if (this.#buffer.length >= 5 + length) {
+          const type = String.fromCharCode(this.#buffer[0]) as FrameType;
+          // A copy: the payload may outlive the buffer (a body chunk).
+          const payload = this.#buffer.slice(5, 5 + length);
+          this.#buffer = this.#buffer.subarray(5 + length);
+          return { type, payload };
+        }
+      }
+      if (!await this.#fill()) return null;
+    }
+  }
+
+  async #fill(): Promise<boolean> {
+    if (this.#closed) return false;
+    const chunk = new Uint8Array(65536);
+    let n: number | null;
+    try {
+      n = await this.conn.read(chunk);
+    } catch {
+      n = null;
+    }
+    if (n === null) return false;
+    const joined = new Uint8Array(this.#buffer.length + n);
+    joined.set(this.#buffer);
+    joined.set(chunk.subarray(0, n), this.#buffer.length);
+    this.#buffer = joined;
+    return true;
+  }
+
+  /** Queues a frame; the promise settles once it is written (or lost). */
+  send(type: FrameType, payload: Uint8Array = EMPTY): Promise<void> {
+    const frame = new Uint8Array(5 + payload.length);
+    frame[0] = type.charCodeAt(0);
+    new DataView(frame.buffer).setUint32(1, payload.length);
+    frame.set(payload, 5);
+    this.#writing = this.#writing.then(async () => {
+      for (let sent = 0; sent < frame.length && !this.#closed;) {
+        sent += await this.conn.write(frame.subarray(sent));
+      }
+    }).catch(() => {
+      // The worker is gone; its exit is reported where the frames are read.
+    });
+    return this.#writing;
+  }
+
+  /** Closes the connection; the runner's thread sees the end and stops. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed by a failed read or write.
+    }
+  }
+}

@@ -1,0 +1,352 @@
+"""The Python side of pythonApp(): one worker process of the pool.
+
+It imports the app from its file, connects to the Deno side's unix socket
+once per thread, and serves one request at a time on each connection, as
+wsgiref's BaseHandler does (start_response with exc_info, write(), headers
+held back until the first non-empty chunk, close() exactly once). The
+channel is the socket, never stdin/stdout, so print() in the app goes to the
+terminal and cannot corrupt it.
+
+A frame is one type byte, a 4-byte big-endian length, then the payload.
+Deno -> Python: H (the environ's str items), B (request body bytes, empty at
+the end; the answer to R), C (credit: the last D was taken), X (the client
+went away, or Deno refused the response: stop).
+Python -> Deno: O (ready), L (the app did not load), R (want up to n body
+bytes), W (text for wsgi.errors), S (status and headers), D (body bytes),
+F (request done), E (request failed, with its traceback).
+"""
+
+import importlib
+import json
+import os
+import struct
+import socket
+import sys
+import threading
+import traceback
+from wsgiref.util import FileWrapper
+
+FRAME = struct.Struct(">cI")
+LENGTH = struct.Struct(">I")
+CHUNK = 65536
+
+
+class ClientDisconnected(ConnectionAbortedError):
+    """Deno said stop: the client went away or the response was refused."""
+
+
+class Channel:
+    """Frames over one connection; sends from any thread, reads from one."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.file = sock.makefile("rb")
+        self.lock = threading.Lock()
+
+    def send(self, kind, payload=b""):
+        head = FRAME.pack(kind, len(payload))
+        with self.lock:
+            # One write for small frames; no copy of a large chunk.
+            if len(payload) < CHUNK:
+                self.sock.sendall(head + payload)
+            else:
+                self.sock.sendall(head)
+                self.sock.sendall(payload)
+
+    def recv(self):
+        head = self.file.read(FRAME.size)
+        if len(head) < FRAME.size:
+            raise EOFError
+        kind, length = FRAME.unpack(head)
+        payload = self.file.read(length) if length else b""
+        if len(payload) < length:
+            raise EOFError
+        return kind, payload
+
+
+def encode_pairs(pairs):
+    out = []
+    for name, value in pairs:
+        for text in (name, value):
+            data = text.encode("latin-1")
+            out.append(LENGTH.pack(len(data)))
+            out.append(data)
+    return b"".join(out)
+
+
+def decode_pairs(payload):
+    items = []
+    at = 0
+    while at < len(payload):
+        (length,) = LENGTH.unpack_from(payload, at)
+        at += LENGTH.size
+        items.append(payload[at:at + length].decode("latin-1"))
+        at += length
+    return dict(zip(items[0::2], items[1::2]))
+
+
+class Input:
+    """wsgi.input: asks Deno for body bytes only as the app reads them."""
+
+    def __init__(self, request):
+        self._request = request
+        self._buffer = b""
+        self._eof = False
+
+    def _fill(self, want):
+        if self._eof:
+            return b""
+        data = self._request.ask(want)
+        if not data:
+            self._eof = True
+        return data
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            parts = [self._buffer]
+            self._buffer = b""
+            while True:
+                data = self._fill(CHUNK)
+                if not data:
+                    return b"".join(parts)
+                parts.append(data)
+        while len(self._buffer) < size and not self._eof:
+            self._buffer += self._fill(size - len(self._buffer))
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def readline(self, size=-1):
+        limit = size if size is not None and size >= 0 else sys.maxsize
+        while b"\n" not in self._buffer[:limit] and len(self._buffer) < limit:
+            data = self._fill(min(CHUNK, limit - len(self._buffer)))
+            if not data:
+                break
+            self._buffer += data
+        end = self._buffer.find(b"\n", 0, limit)
+        cut = min(limit, len(self._buffer)) if end < 0 else end + 1
+        line, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        return line
+
+    def readlines(self, hint=-1):
+        lines = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self):
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+
+class Errors:
+    """wsgi.errors: text goes to the server's errors sink over the channel."""
+
+    def __init__(self, channel):
+        self._channel = channel
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError("wsgi.errors.write() takes a str")
+        if text:
+            self._channel.send(b"W", text.encode("utf-8", "backslashreplace"))
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pass
+
+
+class Request:
+    """One request on one connection, the way BaseHandler runs one."""
+
+    def __init__(self, channel, base, payload):
+        self.channel = channel
+        self.environ = dict(base)
+        self.environ.update(decode_pairs(payload))
+        self.environ["wsgi.input"] = Input(self)
+        self.environ["wsgi.errors"] = Errors(channel)
+        self.status = None
+        self.headers = None
+        self.headers_sent = False
+
+    def ask(self, want):
+        self.channel.send(b"R", LENGTH.pack(want))
+        kind, payload = self.channel.recv()
+        if kind == b"X":
+            raise ClientDisconnected("the client went away")
+        return payload
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if self.headers_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("Headers already set!")
+        if type(status) is not str:
+            raise AssertionError("Status must be of type str")
+        if type(headers) is not list:
+            raise AssertionError("Headers must be of type list")
+        for header in headers:
+            if type(header) is not tuple or len(header) != 2:
+                raise AssertionError("Each header must be a (name, value) tuple")
+            if type(header[0]) is not str or type(header[1]) is not str:
+                raise AssertionError("Header names and values must be of type str")
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def send_headers(self):
+        if self.status is None:
+            raise AssertionError("start_response() was not called")
+        head = encode_pairs([("", self.status)] + list(self.headers))
+        self.headers_sent = True
+        self.channel.send(b"S", head)
+
+    def write(self, data):
+        if type(data) is not bytes:
+            raise TypeError("write() argument must be a bytes instance")
+        if not self.headers_sent:
+            self.send_headers()
+        if not data:
+            return
+        self.channel.send(b"D", data)
+        # Back-pressure: the next chunk waits until Deno took this one.
+        kind, _ = self.channel.recv()
+        if kind == b"X":
+            raise ClientDisconnected("the client went away")
+
+    def run(self, app):
+        result = None
+        failure = None
+        try:
+            result = app(self.environ, self.start_response)
+            for data in result:
+                if type(data) is not bytes:
+                    raise TypeError(
+                        "the app's iterable must yield bytes, not "
+                        + type(data).__name__
+                    )
+                if data:
+                    self.write(data)
+            if not self.headers_sent:
+                self.send_headers()
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            failure = traceback.format_exc()
+        finally:
+            # PEP 3333: close() once, whatever happened above.
+            if hasattr(result, "close"):
+                try:
+                    result.close()
+                except BaseException:
+                    failure = failure or traceback.format_exc()
+        if failure is None:
+            self.channel.send(b"F")
+        else:
+            self.channel.send(b"E", failure.encode("utf-8", "backslashreplace"))
+
+
+def serve(channel, app, base):
+    while True:
+        try:
+            kind, payload = channel.recv()
+        except (EOFError, OSError):
+            return
+        # An X that crossed the request's end on the wire is stale.
+        if kind == b"H":
+            Request(channel, base, payload).run(app)
+
+
+def load(config):
+    """The app's callable, or a one-line reason it cannot be had."""
+    path = os.path.abspath(config["file"])
+    if not os.path.isfile(path):
+        raise LookupError(f"Cannot load {config['file']}: no such file")
+    sys.path[:0] = [os.path.dirname(path)] + list(config["path"])
+    name = os.path.splitext(os.path.basename(path))[0]
+    sys.argv = [path]
+    module = importlib.import_module(name)
+    if config["callable"]:
+        names = [config["callable"]]
+    else:
+        names = ["application", "app"]
+    for attribute in names:
+        target = module
+        try:
+            for part in attribute.split("."):
+                target = getattr(target, part)
+        except AttributeError:
+            continue
+        if not callable(target):
+            raise LookupError(
+                f"Cannot load {config['file']}: {attribute} is not callable"
+            )
+        return target
+    raise LookupError(
+        f"Cannot load {config['file']}: it has no "
+        + " or ".join(repr(attribute) for attribute in names)
+    )
+
+
+def load_error(config, error):
+    if isinstance(error, LookupError) and str(error).startswith("Cannot load"):
+        return str(error)
+    last = traceback.format_exception_only(type(error), error)[-1].strip()
+    if isinstance(error, SyntaxError) and error.filename:
+        last += f" ({error.filename}, line {error.lineno})"
+    return f"Cannot load {config['file']}: {last}"
+
+
+def connect(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    return Channel(sock)
+
+
+def main():
+    config = json.loads(sys.argv[1])
+    try:
+        app = load(config)
+    except BaseException as error:
+        report = {
+            "message": load_error(config, error),
+            "traceback": traceback.format_exc(),
+        }
+        connect(config["socket"]).send(b"L", json.dumps(report).encode())
+        sys.exit(1)
+    base = {
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": config["threads"] > 1,
+        "wsgi.multiprocess": config["multiprocess"],
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": FileWrapper,
+    }
+    channels = [connect(config["socket"]) for _ in range(config["threads"])]
+    threads = []
+    for channel in channels:
+        channel.send(b"O", str(os.getpid()).encode())
+        thread = threading.Thread(target=serve, args=(channel, app, base))
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+
+
+if __name__ == "__main__":
+    main()
