@@ -15,80 +15,11 @@
  *
  * @module
  */
-import type {
-  AppLike,
-  Environ,
-  ErrorSink,
-  FetchHandler,
-} from "./_contract/types.ts";
-import { toApp } from "./_shared/app_like.ts";
+import type { AppLike, FetchHandler } from "./_contract/types.ts";
 import { listenUrl } from "./_shared/host.ts";
-import { type EnvironContext, makeEnviron } from "./_request/environ.ts";
-import { errorStream, formatError } from "./_shared/errors.ts";
-import { checkRequest, field, innerFields } from "./_request/request_checks.ts";
-import {
-  Exchange,
-  internalError,
-  ResponseAborted,
-  tooLarge,
-} from "./_request/exchange.ts";
-
-/** Options of {@linkcode toFetchHandler}, shared by {@linkcode serve}. */
-export interface FetchHandlerOptions {
-  /**
-   * Where `wsgi.errors` and the server's own error lines go: an
-   * `ErrorStream` or a function taking the text. Stderr by default.
-   */
-  errors?: ErrorSink;
-  /**
-   * Largest request body in bytes. A request that declares a larger
-   * Content-Length gets a 413 without reaching the app; a chunked upload
-   * that grows past it makes `wsgi.input` throw, and the client gets a 413
-   * if the response has not started.
-   *
-   * @default {Infinity}
-   */
-  maxBodySize?: number;
-  /**
-   * Milliseconds an app has to start its response (to send its headers).
-   * Past it the client gets a 503, the app's `deno.signal` aborts with a
-   * `TimeoutError`, and the line in `wsgi.errors` says so; whatever the app
-   * answers later is dropped, its body closed. A response that has started
-   * may take as long as it needs. No limit by default.
-   */
-  requestTimeout?: number;
-  /**
-   * A path prefix that belongs to the server, not the app: requests under it
-   * get it as `SCRIPT_NAME`, the rest of the path as `PATH_INFO`.
-   *
-   * @default {""}
-   */
-  scriptName?: string;
-  /**
-   * `SERVER_NAME` and `SERVER_PORT`. When omitted they come from the
-   * request's Host header, which is right under `deno serve` and other
-   * hosts that do not say where they listen.
-   */
-  serverName?: string;
-  /** See {@linkcode FetchHandlerOptions.serverName}. */
-  serverPort?: number;
-  /**
-   * `wsgi.url_scheme`: the scheme of the connection the handler serves.
-   * `serve()` knows it (`"https"` with a certificate) and `fetchExport()`
-   * serves plain HTTP under `deno serve`. A handler of your own
-   * `Deno.serve({ cert, key })` should say `"https"`: when omitted, the scheme
-   * is read from the request's URL, where a request in absolute form
-   * (`GET https://host/ HTTP/1.1`) can name one of the client's choosing.
-   */
-  urlScheme?: "http" | "https";
-  /**
-   * `wsgi.multiprocess`: whether other processes or isolates serve the same
-   * app.
-   *
-   * @default {false}
-   */
-  multiprocess?: boolean;
-}
+import { formatError } from "./_shared/errors.ts";
+import { adapter, type FetchHandlerOptions } from "./_request/adapter.ts";
+import { internalError, ResponseAborted } from "./_request/exchange.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions extends FetchHandlerOptions {
@@ -142,82 +73,6 @@ export interface Server {
   shutdown(): Promise<void>;
 }
 
-/** Resolves the options once into what every request needs. */
-function context(options: FetchHandlerOptions): EnvironContext {
-  const maxBodySize = options.maxBodySize ?? Infinity;
-  if (!(maxBodySize >= 0)) {
-    throw new RangeError(
-      `Cannot use maxBodySize ${maxBodySize}: it must be a number of bytes, 0 or more`,
-    );
-  }
-  const scriptName = (options.scriptName ?? "").replace(/\/+$/, "");
-  if (scriptName !== "" && !scriptName.startsWith("/")) {
-    throw new TypeError(
-      `Cannot use scriptName "${scriptName}": it must start with "/"`,
-    );
-  }
-  return {
-    serverName: options.serverName,
-    serverPort: options.serverPort === undefined
-      ? undefined
-      : String(options.serverPort),
-    scriptName,
-    errors: errorStream(options.errors),
-    multiprocess: options.multiprocess ?? false,
-    urlScheme: options.urlScheme,
-    maxBodySize,
-  };
-}
-
-/**
- * The handler behind every entry point. `toWire` is for a handler whose
- * responses go straight to `Deno.serve` (`serve()`, `fetchExport()`): see
- * {@linkcode Exchange}.
- */
-function handlerFor(
-  app: AppLike,
-  ctx: EnvironContext,
-  timeout: number | undefined,
-  toWire: boolean,
-): FetchHandler {
-  const run = toApp(app);
-  const limit = ctx.maxBodySize;
-  return function handle(request, info) {
-    const rejected = checkRequest(request, info);
-    if (rejected !== undefined) return rejected;
-    if (limit !== Infinity) {
-      const length = field(request, innerFields(request), "content-length");
-      if (length !== null && Number(length) > limit) return tooLarge(limit);
-    }
-    const exchange = new Exchange(toWire);
-    const environ: Environ = makeEnviron(request, info, ctx, exchange);
-    const response = exchange.run(run, environ);
-    if (timeout === undefined || response instanceof Response) return response;
-    return timeLimited(response, exchange, timeout);
-  };
-}
-
-/** `response`, or a 503 if its headers are not ready within `ms`. */
-function timeLimited(
-  response: Promise<Response>,
-  exchange: Exchange,
-  ms: number,
-): Promise<Response> {
-  return new Promise((resolve) => {
-    let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      resolve(exchange.timeOut(ms));
-    }, ms);
-    response.then((answer) => {
-      clearTimeout(timer);
-      if (!late) resolve(answer);
-      // Nobody will read it: cancelling closes the app's body.
-      else answer.body?.cancel().catch(() => {});
-    });
-  });
-}
-
 /**
  * Turns an app into a fetch handler, `(Request, info) => Response`, so that
  * it runs anywhere that takes one: `Deno.serve`, `deno serve`, or another
@@ -244,17 +99,8 @@ export function toFetchHandler(
   app: AppLike,
   options: FetchHandlerOptions = {},
 ): FetchHandler {
-  return handlerFor(app, context(options), timeLimit(options), false);
-}
-
-function timeLimit(options: FetchHandlerOptions): number | undefined {
-  const ms = options.requestTimeout;
-  if (ms !== undefined && !(ms > 0 && ms <= 2_147_483_647)) {
-    throw new RangeError(
-      `Cannot use requestTimeout ${ms}: it must be a number of milliseconds, more than 0`,
-    );
-  }
-  return ms;
+  const { handle } = adapter<Request>(app, options);
+  return handle;
 }
 
 /**
@@ -281,14 +127,12 @@ export function fetchExport(
   app: AppLike,
   options: FetchHandlerOptions = {},
 ): { fetch: FetchHandler } {
-  return {
-    fetch: handlerFor(
-      app,
-      context({ ...options, urlScheme: options.urlScheme ?? "http" }),
-      timeLimit(options),
-      true,
-    ),
-  };
+  const { handle } = adapter<Request>(
+    app,
+    { ...options, urlScheme: options.urlScheme ?? "http" },
+    { toWire: true },
+  );
+  return { fetch: handle };
 }
 
 /**
@@ -313,11 +157,10 @@ export function fetchExport(
  * ```
  */
 export function serve(app: AppLike, options: ServeOptions = {}): Server {
-  const ctx = context({
+  const { context: ctx, handle: handler } = adapter<Request>(app, {
     ...options,
     urlScheme: options.cert === undefined ? "http" : "https",
-  });
-  const handler = handlerFor(app, ctx, timeLimit(options), true);
+  }, { toWire: true });
   const onListen = options.onListen ?? ((addr) => {
     console.log(`Listening on ${listenUrl(addr, options.cert !== undefined)}`);
   });
@@ -361,6 +204,7 @@ export function serve(app: AppLike, options: ServeOptions = {}): Server {
 }
 
 export type { FetchHandler } from "./_contract/types.ts";
+export type { FetchHandlerOptions } from "./_request/adapter.ts";
 export { fromFetch } from "./_request/from_fetch.ts";
 export type { FromFetchOptions } from "./_request/from_fetch.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 import { authorityEnd } from "./environ.ts";
-import type { RequestParts } from "./request_parts.ts";
+import type { RequestHead } from "./request_parts.ts";
 import { isHostAndPort } from "../_shared/host.ts";
 import { hasBareComma } from "../_shared/list.ts";
 
@@ -49,7 +49,7 @@ function refuse(text: string, status = 400): Response {
  * the target's path and query as received.
  */
 export function checkRequest(
-  req: RequestParts,
+  req: RequestHead,
   info: Deno.ServeHandlerInfo | undefined,
 ): Response | undefined {
   const url = req.url;
@@ -109,7 +109,7 @@ export interface InnerFields {
 let innerKey: symbol | undefined;
 
 /** `req`'s one-field reader, when it came from `Deno.serve`. */
-export function innerFields(req: RequestParts): InnerFields | undefined {
+export function innerFields(req: RequestHead): InnerFields | undefined {
   if (!(req instanceof Request)) return undefined;
   if (innerKey === undefined) {
     innerKey = Object.getOwnPropertySymbols(req).find((key) =>
@@ -127,7 +127,7 @@ export function innerFields(req: RequestParts): InnerFields | undefined {
 
 /** The field `name` of `req` as `Headers.get()` gives it. */
 export function field(
-  req: RequestParts,
+  req: RequestHead,
   inner: InnerFields | undefined,
   name: string,
 ): string | null {

@@ -27,3 +27,6 @@ export interface SignalSource {
   /** The signal for `request`, created on first use. */
   signal(request: RequestParts): AbortSignal;
 }
+
+/** What the request checks and the body limit read of a request. */
+export type RequestHead = Pick<RequestParts, "url" | "method" | "headers">;
