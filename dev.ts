@@ -23,14 +23,17 @@
  * @module
  */
 import {
+  LIMIT_FLAGS,
   type ListenArgs,
   ListenError,
   listenFailure,
   parseArgs,
+  parseLimits,
   parsePort,
   UsageError,
 } from "./_cli/args.ts";
 import { parseAppSpec, SPEC_HELP } from "./_cli/load_app.ts";
+import { toFetchHandler } from "./server.ts";
 import { messageOf } from "./_shared/errors.ts";
 import { listenUrl } from "./_shared/host.ts";
 import { Supervisor } from "./_dev/supervisor.ts";
@@ -94,6 +97,25 @@ export interface DevOptions {
   trustHosts?: string[];
   /** The console's PIN. By default a new random one for the session. */
   pin?: string;
+  /**
+   * Largest request body in bytes, as `serve()`'s option of the same name:
+   * a larger one gets a 413.
+   *
+   * @default {Infinity}
+   */
+  maxBodySize?: number;
+  /**
+   * Milliseconds the app has to start its response, as `serve()`'s option
+   * of the same name: past them the client gets a 503. No limit by default.
+   */
+  requestTimeout?: number;
+  /**
+   * A path prefix that belongs to the server, as `serve()`'s option of the
+   * same name: requests under it get it as `SCRIPT_NAME`.
+   *
+   * @default {""}
+   */
+  scriptName?: string;
   /** Where the terminal lines go. By default, stdout. */
   log?: (line: string) => void;
   /** Called once the server listens. */
@@ -147,6 +169,14 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
   const spec = parseAppSpec(options.app);
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 8000;
+  const limits = {
+    maxBodySize: options.maxBodySize,
+    requestTimeout: options.requestTimeout,
+    scriptName: options.scriptName?.replace(/\/+$/, ""),
+  };
+  // serve()'s own checks of the limits, so that a bad one is refused in
+  // its words.
+  toFetchHandler(() => [], limits);
   const missing = missingPath(options.watch);
   if (missing !== undefined) {
     throw new Deno.errors.NotFound(
@@ -171,6 +201,7 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     spec,
     { pages, console: consoleOn, trusted },
     (request, text) => log(`${paint(31, "error")} in ${request}: ${text}`),
+    limits,
   );
   const debuggerConsole = consoleOn
     ? new DebuggerConsole({
@@ -352,6 +383,11 @@ Options:
       --no-debugger     A bare 500 instead of traceback pages and console
       --trust-host NAME Debugger also answers to Host NAME (repeatable)
       --expose-console  Allow the console on a non-loopback --host
+      --max-body SIZE   Largest request body, like 10m; larger gets 413
+      --request-timeout SECONDS
+                        503 for a response not started in time (default: none)
+      --script-name PREFIX
+                        Path prefix the app is mounted at ($SCRIPT_NAME)
   -h, --help            Show this help and exit
 
 The console's PIN is printed at start; WSGI_DEV_PIN sets it instead.
@@ -375,6 +411,7 @@ async function main(args: string[]): Promise<number> {
       { name: "no-debugger", kind: "boolean" },
       { name: "trust-host", kind: "string", repeat: true },
       { name: "expose-console", kind: "boolean" },
+      ...LIMIT_FLAGS,
       { name: "help", short: "h", kind: "boolean" },
     ]);
     if (flags.help) {
@@ -388,6 +425,7 @@ async function main(args: string[]): Promise<number> {
     }
     options = {
       app: positionals[0],
+      ...parseLimits(flags, (name) => Deno.env.get(name)),
       hostname: flags.host as string | undefined,
       port: flags.port === undefined
         ? undefined

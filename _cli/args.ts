@@ -103,6 +103,66 @@ export function parseSize(text: string, what: string): number {
   return Number(match[1]) * scale;
 }
 
+/** Parses a duration in seconds: a number more than 0, like 30 or 0.5. */
+export function parseSeconds(text: string, flag: string): number {
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(seconds > 0)) {
+    throw new UsageError(
+      `${flag} must be a number of seconds more than 0, like 30 or 0.5, got "${text}"`,
+    );
+  }
+  return seconds;
+}
+
+/**
+ * The flags of the limits that production applies, which server.ts and
+ * dev.ts both take: `--max-body`, `--request-timeout`, `--script-name`.
+ */
+export const LIMIT_FLAGS: FlagSpec[] = [
+  { name: "max-body", kind: "string" },
+  { name: "request-timeout", kind: "string" },
+  { name: "script-name", kind: "string" },
+];
+
+/** What {@linkcode LIMIT_FLAGS} give, as `serve()`'s options of the same names. */
+export interface Limits {
+  maxBodySize?: number;
+  requestTimeout?: number;
+  scriptName?: string;
+}
+
+/**
+ * Reads {@linkcode LIMIT_FLAGS} from parsed `flags`, and `SCRIPT_NAME`
+ * from `env` when `--script-name` is not given; throws
+ * {@linkcode UsageError}.
+ */
+export function parseLimits(
+  flags: ParsedArgs["flags"],
+  env: (name: string) => string | undefined,
+): Limits {
+  const limits: Limits = {};
+  if (flags["max-body"] !== undefined) {
+    limits.maxBodySize = parseSize(flags["max-body"] as string, "--max-body");
+  }
+  if (flags["request-timeout"] !== undefined) {
+    limits.requestTimeout = parseSeconds(
+      flags["request-timeout"] as string,
+      "--request-timeout",
+    ) * 1000;
+  }
+  const scriptName = (flags["script-name"] as string | undefined) ??
+    env("SCRIPT_NAME");
+  if (scriptName) {
+    if (!scriptName.startsWith("/")) {
+      throw new UsageError(
+        `the script name must start with "/", got "${scriptName}"`,
+      );
+    }
+    limits.scriptName = scriptName;
+  }
+  return limits;
+}
+
 /**
  * Where a CLI was told to listen, each part in the user's own words, so
  * that an error can say what to change.

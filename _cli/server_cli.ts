@@ -7,12 +7,14 @@ import { serve, type ServeOptions } from "../server.ts";
 import { accessLog, GUNICORN_FORMAT } from "../middleware/access_log.ts";
 import type { FromServerWorker, ToServerWorker } from "./server_worker.ts";
 import {
+  LIMIT_FLAGS,
   type ListenArgs,
   ListenError,
   listenFailure,
   parseArgs,
+  parseLimits,
   parsePort,
-  parseSize,
+  parseSeconds,
   UsageError,
 } from "./args.ts";
 import { type AppSpec, loadApp, parseAppSpec, SPEC_HELP } from "./load_app.ts";
@@ -88,13 +90,11 @@ export function parseServerArgs(
     { name: "unix-socket", kind: "string" },
     { name: "cert", kind: "string" },
     { name: "key", kind: "string" },
-    { name: "max-body", kind: "string" },
-    { name: "request-timeout", kind: "string" },
+    ...LIMIT_FLAGS,
     { name: "workers", short: "w", kind: "string" },
     { name: "graceful-timeout", kind: "string" },
     { name: "access-logfile", kind: "string" },
     { name: "access-logformat", kind: "string" },
-    { name: "script-name", kind: "string" },
     { name: "help", short: "h", kind: "boolean" },
   ]);
   if (flags.help) return "help";
@@ -171,25 +171,7 @@ export function parseServerArgs(
     options.cert = readPem(cert, "--cert");
     options.key = readPem(key, "--key");
   }
-  if (flags["max-body"] !== undefined) {
-    options.maxBodySize = parseSize(flags["max-body"] as string, "--max-body");
-  }
-  const scriptName = (flags["script-name"] as string | undefined) ??
-    env("SCRIPT_NAME");
-  if (scriptName) {
-    if (!scriptName.startsWith("/")) {
-      throw new UsageError(
-        `the script name must start with "/", got "${scriptName}"`,
-      );
-    }
-    options.scriptName = scriptName;
-  }
-  if (flags["request-timeout"] !== undefined) {
-    options.requestTimeout = parseSeconds(
-      flags["request-timeout"] as string,
-      "--request-timeout",
-    ) * 1000;
-  }
+  Object.assign(options, parseLimits(flags, env));
   const workers = parseWorkers(flags.workers as string | undefined);
   if (workers > 1 && options.path !== undefined) {
     throw new UsageError(
@@ -249,16 +231,6 @@ function tcpListenArgs(
     return { host, hostFlag, port: `$PORT ${envPort}`, portFlag: either };
   }
   return { host, hostFlag, port: "port 8000 (the default)", portFlag };
-}
-
-function parseSeconds(text: string, flag: string): number {
-  const seconds = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(seconds > 0)) {
-    throw new UsageError(
-      `${flag} must be a number of seconds more than 0, like 30 or 0.5, got "${text}"`,
-    );
-  }
-  return seconds;
 }
 
 function parseWorkers(text: string | undefined): number {

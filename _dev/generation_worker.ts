@@ -9,7 +9,7 @@ import type { App, Environ } from "../_contract/types.ts";
 import { type EnvironContext, makeEnviron } from "../_request/environ.ts";
 import type { RequestParts } from "../_request/request_parts.ts";
 import { errorStream } from "../_shared/errors.ts";
-import { Exchange } from "../_request/exchange.ts";
+import { Exchange, tooLarge } from "../_request/exchange.ts";
 import { appFromExports, moduleUrl } from "../_cli/load_app.ts";
 import { errors } from "../middleware/errors.ts";
 import {
@@ -75,8 +75,9 @@ function withDebugger(inner: App, debug: DebugSettings): App {
       ),
   })(inner);
 }
-// What the server would know once; SERVER_NAME and SERVER_PORT are the
-// supervisor's address, which each request brings.
+// What the server would know once: the limits come with \`load\`, and
+// SERVER_NAME and SERVER_PORT are the supervisor's address, which each
+// request brings.
 const context: EnvironContext = {
   scriptName: "",
   // The supervisor listens on plain HTTP.
@@ -85,6 +86,7 @@ const context: EnvironContext = {
   multiprocess: false,
   maxBodySize: Infinity,
 };
+let requestTimeout: number | undefined;
 
 function describeError(error: unknown): { message: string; stack: string } {
   return error instanceof Error
@@ -95,6 +97,9 @@ function describeError(error: unknown): { message: string; stack: string } {
 async function load(message: LoadMessage): Promise<void> {
   const spec = message.spec;
   generation = message.generation;
+  context.maxBodySize = message.limits.maxBodySize ?? Infinity;
+  context.scriptName = message.limits.scriptName ?? "";
+  requestTimeout = message.limits.requestTimeout;
   try {
     exports = await import(moduleUrl(spec.module).href);
     bare = await appFromExports(exports, spec);
@@ -168,6 +173,51 @@ class ForwardedRequest {
   }
 }
 
+/**
+ * The answer to `request` under the limits production applies: the app's,
+ * with its exchange, or the server's own 413 or 503 without one.
+ */
+function limited(
+  request: RequestParts,
+  info: Deno.ServeHandlerInfo,
+): Promise<{ response: Response; exchange?: Exchange }> {
+  const limit = context.maxBodySize;
+  if (limit !== Infinity) {
+    const length = request.headers.get("content-length");
+    if (length !== null && Number(length) > limit) {
+      return Promise.resolve({ response: tooLarge(limit) });
+    }
+  }
+  const exchange = new Exchange();
+  const running = exchange.run(
+    app!,
+    makeEnviron(request, info, context, exchange),
+  );
+  const ms = requestTimeout;
+  if (ms === undefined || running instanceof Response) {
+    return Promise.resolve(running).then((response) => ({
+      response,
+      exchange,
+    }));
+  }
+  return new Promise((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      resolve({ response: exchange.timeOut(ms) });
+    }, ms);
+    running.then((response) => {
+      clearTimeout(timer);
+      if (!late) resolve({ response, exchange });
+      // Nobody will read it: cancelling closes the app's body.
+      else response.body?.cancel().catch(() => {});
+    }, (error) => {
+      clearTimeout(timer);
+      if (!late) reject(error);
+    });
+  });
+}
+
 async function respond(message: RequestMessage) {
   try {
     const request: RequestParts = new ForwardedRequest(message);
@@ -177,19 +227,18 @@ async function respond(message: RequestMessage) {
       remoteAddr: { transport: "tcp", ...message.remote },
       completed: Promise.resolve(),
     } as Deno.ServeHandlerInfo;
-    // The server's own adapter, so that every rule holds in the dev server.
-    const exchange = new Exchange();
-    const response = await exchange.run(
-      app!,
-      makeEnviron(request, info, context, exchange),
-    );
+    // The server's own exchange, so that every rule holds in the dev server.
+    const { response, exchange } = await limited(request, info);
     // A body that was whole in memory crosses as a copy, which costs far
     // less than a transferred stream.
-    const memory = exchange.memoryBody;
+    // The server's own answers are short texts, which keep their length.
+    const memory = exchange === undefined
+      ? new Uint8Array(await response.arrayBuffer())
+      : exchange.memoryBody;
     const body = memory === undefined ? response.body : memory;
     // The app's own status and headers cross as they are; reading them back
     // from the Response would cost more than the app itself.
-    const init = exchange.responseInit ?? {
+    const init = exchange?.responseInit ?? {
       status: response.status,
       statusText: response.statusText,
       headers: [...response.headers],
