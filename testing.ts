@@ -25,10 +25,8 @@
  */
 import type { AppLike, Environ, ErrorSink } from "./_contract/types.ts";
 import { type ClientCookie, CookieJar } from "./_shared/cookie_jar.ts";
-import { makeEnviron } from "./_request/environ.ts";
-import { errorStream } from "./_shared/errors.ts";
+import { adapter, environOf, handlerInfo } from "./_request/adapter.ts";
 import { REASONS } from "./_shared/status.ts";
-import { type FetchHandler, toFetchHandler } from "./server.ts";
 
 export type { ClientCookie };
 
@@ -76,7 +74,8 @@ export interface EnvironOptions
   /** A full URL instead of `path`, to set the scheme and host too. */
   url?: string;
   /**
-   * Prefix to move from `PATH_INFO` to `SCRIPT_NAME`.
+   * Prefix to move from `PATH_INFO` to `SCRIPT_NAME`; it starts with "/",
+   * as `serve`'s does.
    *
    * @default {""}
    */
@@ -109,11 +108,22 @@ export interface ClientOptions {
   /** Where `wsgi.errors` and the server's error lines go; stderr by default. */
   errors?: ErrorSink;
   /**
-   * Largest request body, as for `serve`.
+   * Largest request body, as for `serve`: past it, a 413.
    *
    * @default {Infinity}
    */
   maxBodySize?: number;
+  /**
+   * Milliseconds the app has to start its response, as for `serve`: past
+   * them, a 503. No limit by default.
+   */
+  requestTimeout?: number;
+  /**
+   * The path prefix given as `SCRIPT_NAME`, as for `serve`.
+   *
+   * @default {""}
+   */
+  scriptName?: string;
   /**
    * `REMOTE_ADDR` of every request.
    *
@@ -241,7 +251,10 @@ const BODY_HEADERS = [
  * ```
  */
 export class Client {
-  #handler: FetchHandler;
+  #handle: (
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ) => Response | Promise<Response>;
   #base: URL;
   #follow: boolean;
   #remoteAddr: string;
@@ -251,13 +264,17 @@ export class Client {
    * Makes a client for an app.
    *
    * @param app The app under test.
-   * @param options Base URL, redirects, error sink, body limit.
+   * @param options Base URL, redirects, error sink, limits, script name.
    */
   constructor(app: AppLike, options: ClientOptions = {}) {
-    this.#handler = toFetchHandler(app, {
+    // The server's adapter: a request here meets the same checks and
+    // limits as one from Deno.serve.
+    this.#handle = adapter<Request>(app, {
       errors: options.errors,
       maxBodySize: options.maxBodySize,
-    });
+      requestTimeout: options.requestTimeout,
+      scriptName: options.scriptName,
+    }).handle;
     this.#base = new URL(options.baseUrl ?? "http://localhost/");
     this.#follow = options.followRedirects ?? false;
     this.#remoteAddr = options.remoteAddr ?? "127.0.0.1";
@@ -441,12 +458,12 @@ export class Client {
     }
     let done!: () => void;
     const completed = new Promise<void>((resolve) => done = resolve);
-    const info = {
-      remoteAddr: { transport: "tcp", hostname: this.#remoteAddr, port: 40000 },
+    const info = handlerInfo(
+      { hostname: this.#remoteAddr, port: 40000 },
       completed,
-    } as Deno.ServeHandlerInfo;
+    );
     try {
-      const response = await this.#handler(request, info);
+      const response = await this.#handle(request, info);
       // RFC 9110 9.3.2: a response to HEAD has no content.
       const body = request.method === "HEAD"
         ? new Uint8Array(0)
@@ -573,24 +590,9 @@ export function buildEnviron(options: EnvironOptions = {}): Environ {
     options.query,
   );
   const request = makeRequest(options.method ?? "GET", url, options);
-  const info = {
-    remoteAddr: {
-      transport: "tcp",
-      hostname: options.remoteAddr ?? "127.0.0.1",
-      port: 40000,
-    },
-    completed: Promise.resolve(),
-  } as Deno.ServeHandlerInfo;
-  return makeEnviron(
+  return environOf(
     request,
-    info,
-    {
-      scriptName: (options.scriptName ?? "").replace(/\/+$/, ""),
-      errors: errorStream(options.errors),
-      multiprocess: false,
-      maxBodySize: Infinity,
-    },
-    undefined,
-    true,
+    handlerInfo({ hostname: options.remoteAddr ?? "127.0.0.1", port: 40000 }),
+    { scriptName: options.scriptName, errors: options.errors },
   );
 }

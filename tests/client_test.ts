@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import type { App } from "../mod.ts";
 import { buildEnviron, Client } from "../testing.ts";
+import { errorLog, parseRaw, rawRequest, withServer } from "./_helpers.ts";
 
 /** Answers with what the request carried, as JSON. */
 const inspect: App = async (environ, startResponse) => {
@@ -465,4 +466,89 @@ Deno.test("buildEnviron() leaves a fragment out of the environ", () => {
       ["/a", "b=1", "/a?b=1"],
     );
   }
+});
+
+/** Answers after `ms`, naming SCRIPT_NAME and PATH_INFO. */
+function slowApp(ms: number): App {
+  return async (environ, startResponse) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [`${environ.SCRIPT_NAME}|${environ.PATH_INFO}`];
+  };
+}
+
+/**
+ * One raw request's status code and body, from the server on `port`. The
+ * reason phrase is Deno.serve's own (hyper still says "Payload Too Large"
+ * for 413), so it is left out.
+ */
+async function rawAnswer(
+  port: number,
+  request: string,
+): Promise<[number, string]> {
+  const { head, body } = parseRaw((await rawRequest(port, request)).text);
+  return [Number(head[0].split(" ")[1]), body];
+}
+
+Deno.test("Client applies maxBodySize, requestTimeout and scriptName as serve() does", async () => {
+  const options = { maxBodySize: 4, requestTimeout: 200, scriptName: "/app" };
+  const cases: [string, string, number][] = [
+    ["POST", "/app/x", 5], // over the body limit: 413
+    ["POST", "/app/x", 4],
+    ["GET", "/app/slow", 0], // past the time limit: 503
+    ["GET", "/other", 0], // outside the script name
+  ];
+  const app: App = (environ, startResponse) =>
+    slowApp(environ.PATH_INFO === "/slow" ? 1000 : 0)(environ, startResponse);
+  const errors = errorLog();
+  const client = new Client(app, { ...options, errors: errors.sink });
+  await withServer(app, async (_server, port) => {
+    for (const [method, path, size] of cases) {
+      const served = await rawAnswer(
+        port,
+        `${method} ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n${
+          "x".repeat(size)
+        }`,
+      );
+      const response = await client.request(
+        method,
+        path,
+        size === 0 ? {} : { body: "x".repeat(size) },
+      );
+      assert.deepEqual(
+        [response.status, response.text()],
+        served,
+        `${method} ${path} with ${size} bytes`,
+      );
+    }
+  }, { ...options, errors: errors.sink });
+  // The slow app's answers come late and are dropped; let its timers end.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.match(errors.text(), /did not start its response within 0.2 s/);
+});
+
+Deno.test("Client refuses a bad Host or a fragment in the target as serve() does", async () => {
+  const client = new Client(slowApp(0));
+  const bad = await client.get("/", { headers: { host: "a b" } });
+  const fragment = await client.get("/", {
+    headers: { host: "localhost#x" },
+  });
+  await withServer(slowApp(0), async (_server, port) => {
+    for (
+      const [response, host] of [[bad, "a b"], [
+        fragment,
+        "localhost#x",
+      ]] as const
+    ) {
+      assert.deepEqual(
+        [response.status, response.text()],
+        await rawAnswer(
+          port,
+          `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+        ),
+        host,
+      );
+      assert.equal(response.status, 400);
+    }
+  });
 });
