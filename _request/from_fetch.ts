@@ -13,6 +13,7 @@ import type {
 import { REASONS } from "../_shared/status.ts";
 import { PATH_SAFE, quoteNative } from "../_shared/percent.ts";
 import { HOP_BY_HOP } from "../_shared/http_grammar.ts";
+import { handlerInfo } from "./adapter.ts";
 
 /** Options of {@linkcode fromFetch}. */
 export interface FromFetchOptions {
@@ -127,14 +128,10 @@ function inputStream(environ: Environ): ReadableStream<Uint8Array> {
 
 /** Connection information for a handler, when the server gave none. */
 function infoOf(environ: Environ): Deno.ServeHandlerInfo {
-  return {
-    remoteAddr: {
-      transport: "tcp",
-      hostname: environ.REMOTE_ADDR ?? "127.0.0.1",
-      port: Number(environ.REMOTE_PORT ?? 0),
-    },
-    completed: Promise.resolve(),
-  } as Deno.ServeHandlerInfo;
+  return handlerInfo({
+    hostname: environ.REMOTE_ADDR ?? "127.0.0.1",
+    port: Number(environ.REMOTE_PORT ?? 0),
+  });
 }
 
 /** A response's body as a gateway body; close() cancels what is unread. */
