@@ -46,11 +46,7 @@ import {
 } from "./_dev/debugger/console.ts";
 import { consolePage } from "./_dev/debugger/pages.ts";
 import { ModuleWatcher } from "./_dev/watcher.ts";
-import {
-  EVENTS_PATH,
-  LiveReload,
-  withReloadScript,
-} from "./_dev/live_reload.ts";
+import { LiveReload } from "./_dev/live_reload.ts";
 
 /** Options of {@linkcode runDev}. */
 export interface DevOptions {
@@ -260,21 +256,24 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
   // Watching before serving, so that no save after the start is missed.
   await watcher.refresh();
 
-  function debuggerEndpoint(request: Request): Promise<Response> | Response {
-    if (debuggerConsole) return debuggerConsole.handle(request);
-    return Response.json({
-      error: refusal ?? "The debugger is off (--no-debugger)",
-    }, { status: 404 });
-  }
-
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let addr: Deno.NetAddr;
   try {
-    server = Deno.serve({
+    addr = supervisor.listen({
       hostname,
       port,
       onListen: options.onListen ??
         ((addr) => log(`Listening on ${listenUrl(addr)}`)),
-    }, handler);
+    }, {
+      console: debuggerConsole,
+      consoleOff: refusal ?? "The debugger is off (--no-debugger)",
+      live,
+      onRequest: (method, path, status, ms) =>
+        log(
+          `${method} ${path} ${paint(statusColor(status), String(status))} ${
+            ms.toFixed(1)
+          } ms`,
+        ),
+    });
   } catch (error) {
     // Another process took the port since it was tried: stop what started.
     await watcher.close();
@@ -282,33 +281,6 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     await supervisor.close();
     throw cannotListen(hostname, port, error);
   }
-
-  async function handler(
-    request: Request,
-    info: Deno.ServeHandlerInfo,
-  ): Promise<Response> {
-    const start = performance.now();
-    // The path as received; cheaper than parsing the URL.
-    const path = request.url.slice(request.url.indexOf("/", 8));
-    if (path === EVENTS_PATH) {
-      return live?.events() ??
-        Response.json({ error: "Live reload is off (--no-live-reload)" }, {
-          status: 404,
-        });
-    }
-    let response = path.startsWith(DEBUGGER_PATH)
-      ? await debuggerEndpoint(request)
-      : await supervisor.handler(request, info);
-    if (live) response = withReloadScript(response);
-    log(
-      `${request.method} ${path} ${
-        paint(statusColor(response.status), String(response.status))
-      } ${(performance.now() - start).toFixed(1)} ms`,
-    );
-    return response;
-  }
-  const addr = server.addr;
-  supervisor.listening(addr);
   if (debuggerConsole) {
     log(
       `Debugger PIN: ${paint(1, debuggerConsole.pin)} (console at ${
@@ -324,7 +296,6 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
       await watcher.close();
       live?.close();
       await reloading;
-      await server.shutdown();
       await supervisor.close();
     },
   };

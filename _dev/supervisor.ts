@@ -1,6 +1,7 @@
 /**
  * The dev server's supervisor: holds the listening socket for the whole
- * session and forwards each request to the current generation of the app.
+ * session and routes each request: to live reload's endpoint, to the
+ * debugger's, or to the current generation of the app.
  *
  * A reload loads a new generation beside the current one; only once it has
  * loaded does it take the new requests, while the old one finishes what it
@@ -20,6 +21,12 @@ import type {
 import { escapeHtml } from "./debugger/pages.ts";
 import { stripAnsi } from "../_shared/errors.ts";
 import { checkRequest } from "../_request/request_checks.ts";
+import { DEBUGGER_PATH, type DebuggerConsole } from "./debugger/console.ts";
+import {
+  EVENTS_PATH,
+  type LiveReload,
+  withReloadScript,
+} from "./live_reload.ts";
 
 const WORKER = new URL("./generation_worker.ts", import.meta.url);
 
@@ -268,9 +275,34 @@ function failurePage(failure: LoadFailure, request: Request): Response {
   });
 }
 
+/** What the session's listener serves besides the app, and what it tells. */
+export interface SessionRoutes {
+  /** The debugger's endpoints; without it, they answer `consoleOff`. */
+  console?: DebuggerConsole;
+  /** Why the debugger is off, for its endpoints' 404. */
+  consoleOff: string;
+  /** Live reload; without it, its endpoint is a 404 and pages get no script. */
+  live?: LiveReload;
+  /** Called once per request answered, for the terminal's access line. */
+  onRequest?: (
+    method: string,
+    path: string,
+    status: number,
+    ms: number,
+  ) => void;
+}
+
+/** Where the session listens. */
+export interface ListenOptions {
+  hostname: string;
+  port: number;
+  onListen?: (addr: Deno.NetAddr) => void;
+}
+
 /**
- * Keeps the current generation and swaps in the next one on reload. Its
- * `handler` is what the session's listening socket serves.
+ * Keeps the current generation and swaps in the next one on reload.
+ * {@linkcode Supervisor.listen} opens the session's socket; its `handler`
+ * is the app's part of what that socket serves.
  */
 export class Supervisor {
   #spec: AppSpec;
@@ -278,7 +310,8 @@ export class Supervisor {
   #limits: ServerLimits;
   #current: Generation | LoadFailure | undefined;
   #generation = 0;
-  #server: { name: string; port: string } | undefined;
+  #address: { name: string; port: string } | undefined;
+  #listener: Deno.HttpServer<Deno.NetAddr> | undefined;
   #onTraceback: (request: string, text: string) => void;
 
   /**
@@ -322,11 +355,48 @@ export class Supervisor {
   }
 
   /**
-   * Tells the generations where the session listens: `SERVER_NAME` and
-   * `SERVER_PORT`, as `serve()` gives them.
+   * Opens the session's listening socket, held until
+   * {@linkcode Supervisor.close}, and routes each request: live reload's
+   * endpoint, the debugger's, else the current generation. Throws what
+   * `Deno.serve` throws when it cannot listen.
    */
-  listening(addr: Deno.NetAddr): void {
-    this.#server = { name: addr.hostname, port: String(addr.port) };
+  listen(where: ListenOptions, routes: SessionRoutes): Deno.NetAddr {
+    const route = (request: Request, info: Deno.ServeHandlerInfo) =>
+      this.#route(request, info, routes);
+    const listener = Deno.serve(where, route);
+    this.#listener = listener;
+    // SERVER_NAME and SERVER_PORT, as `serve()` gives them.
+    const addr = listener.addr;
+    this.#address = { name: addr.hostname, port: String(addr.port) };
+    return addr;
+  }
+
+  async #route(
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+    routes: SessionRoutes,
+  ): Promise<Response> {
+    const start = performance.now();
+    // The path as received; cheaper than parsing the URL.
+    const path = request.url.slice(request.url.indexOf("/", 8));
+    if (path === EVENTS_PATH) {
+      return routes.live?.events() ??
+        Response.json({ error: "Live reload is off (--no-live-reload)" }, {
+          status: 404,
+        });
+    }
+    let response = path.startsWith(DEBUGGER_PATH)
+      ? await (routes.console?.handle(request) ??
+        Response.json({ error: routes.consoleOff }, { status: 404 }))
+      : await this.handler(request, info);
+    if (routes.live) response = withReloadScript(response);
+    routes.onRequest?.(
+      request.method,
+      path,
+      response.status,
+      performance.now() - start,
+    );
+    return response;
   }
 
   /** Serves one request from the current generation. */
@@ -337,7 +407,7 @@ export class Supervisor {
     const current = this.#current;
     if (current instanceof Generation) {
       return checkRequest(request, info) ??
-        current.handle(request, info, this.#server);
+        current.handle(request, info, this.#address);
     }
     return failurePage(
       current ?? plainFailure("The app has not loaded yet"),
@@ -359,8 +429,12 @@ export class Supervisor {
     });
   }
 
-  /** Retires the current generation, waiting for its requests. */
+  /**
+   * Closes the listening socket, if it listens, once its requests are
+   * answered; then retires the current generation, waiting for them.
+   */
   async close(): Promise<void> {
+    await this.#listener?.shutdown();
     const current = this.#current;
     this.#current = undefined;
     if (current instanceof Generation) await current.retire();
