@@ -198,35 +198,40 @@ export class Pool {
   }
 
   async #connect(worker: Worker): Promise<void> {
-    const exited = worker.process.status.then(async () => {
-      throw new PythonLoadError(
+    const died = async () =>
+      new PythonLoadError(
         `Cannot load ${this.config.file}: ${await worker
           .exitReason()} before the app loaded`,
       );
-    });
+    // A runner that connects, reports its load error and exits may be seen
+    // to exit before its connection is accepted: the grace keeps the
+    // report from being lost to that race.
+    const exited = worker.process.status
+      .then(() => new Promise((resolve) => setTimeout(resolve, 250)))
+      .then(async () => {
+        throw await died();
+      });
     exited.catch(() => {});
     while (worker.slots.length < this.config.threads) {
       const accepting = worker.listener.accept();
       // Settled by the listener's close when the worker exits first.
       accepting.catch(() => {});
-      const conn = await Promise.race([accepting, exited]);
-      const channel = new Channel(conn);
-      const frame = await Promise.race([channel.read(), exited]);
-      if (frame?.type === "L") {
-        channel.close();
-        const report = JSON.parse(new TextDecoder().decode(frame.payload));
-        throw new PythonLoadError(report.message, report.traceback);
+      const channel = new Channel(await Promise.race([accepting, exited]));
+      // The runner sends its first frame right after connecting; a read
+      // ends with null if it dies instead.
+      const frame = await channel.read();
+      if (frame?.type === "O") {
+        worker.slots.push({ worker, channel });
+        continue;
       }
-      if (frame?.type !== "O") {
-        channel.close();
-        throw new PythonLoadError(
-          `Cannot load ${this.config.file}: the runner did not say hello`,
-        );
-      }
-      worker.slots.push({ worker, channel });
+      channel.close();
+      if (frame?.type !== "L") throw await died();
+      const report = JSON.parse(new TextDecoder().decode(frame.payload));
+      throw new PythonLoadError(report.message, report.traceback);
     }
   }
 
+  /** The runner's command line: its config is one JSON argument. */
   #command(socket: string): Deno.Command {
     const { config } = this;
     return new Deno.Command(config.python, {
