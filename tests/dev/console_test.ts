@@ -255,6 +255,8 @@ Deno.test("console: trusted hosts and the refusal to expose it beyond loopback",
       "evil.example",
       "localhost.evil.example",
       "127.0.0.1.nip.io",
+      // An IP-literal ends at its "]"; only ":port" may follow (RFC 3986 3.2.2).
+      "[::1]evil.example",
       "",
       null,
     ]
