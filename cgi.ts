@@ -50,17 +50,15 @@ import type {
   Body,
   Environ,
   ErrorSink,
+  ErrorStream,
   FileLike,
 } from "./_contract/types.ts";
-import { toApp } from "./_shared/app_like.ts";
-import { errorStream, formatError } from "./_shared/errors.ts";
+import { formatError } from "./_shared/errors.ts";
 import { FileBody } from "./_shared/file_body.ts";
 import { Input } from "./_request/input.ts";
-import {
-  Exchange,
-  internalError,
-  ResponseAborted,
-} from "./_request/exchange.ts";
+import { internalError, ResponseAborted } from "./_request/exchange.ts";
+import { adapter } from "./_request/adapter.ts";
+import type { RequestHead } from "./_request/request_parts.ts";
 import { REASONS } from "./_shared/status.ts";
 import { encodeNative } from "./_shared/native.ts";
 
@@ -94,6 +92,13 @@ export interface CgiOptions {
    * their error log.
    */
   errors?: ErrorSink;
+  /**
+   * Largest request body in bytes, as for `serve()`: a request whose
+   * `CONTENT_LENGTH` is larger gets a 413 without reaching the app.
+   *
+   * @default {Infinity}
+   */
+  maxBodySize?: number;
 }
 
 /**
@@ -110,6 +115,12 @@ export interface CgiOptions {
  * `wsgi.errors`; after, the error is logged and the output stops short,
  * which the client can only tell when the app had sent a Content-Length.
  * A `HEAD` request gets the headers only.
+ *
+ * The request meets the checks `serve()` makes before any app runs: a
+ * `HTTP_HOST` that is not a host and port, a fragment in `REQUEST_URI`,
+ * a `CONTENT_TYPE` that is more than one media type, or a transfer coding
+ * other than chunked gets a 400 (501 for the coding), and a body over
+ * {@linkcode CgiOptions.maxBodySize} a 413.
  *
  * The promise resolves once the response is written; the program should
  * then end, since the host waits for it.
@@ -148,21 +159,64 @@ export async function runCgi(
   app: AppLike,
   options: CgiOptions = {},
 ): Promise<void> {
-  const run = toApp(app);
-  const errors = errorStream(options.errors);
   const vars = options.env === undefined
     ? processEnv()
     : nativeValues(options.env);
-  const environ = cgiEnviron(vars, options.stdin, errors);
-  // The server's response writer: it checks status and headers, defers
-  // them to the first non-empty chunk, and closes the body once.
-  const response = await new Exchange().run(run, environ);
+  if (vars.REQUEST_METHOD === undefined) {
+    throw new TypeError(
+      "Cannot run the app as CGI: REQUEST_METHOD is not set; start the " +
+        "program from a CGI host, or pass the variables as options.env",
+    );
+  }
+  // The server's adapter, so that a CGI request meets the same checks and
+  // limits, and its response the same writer, as one from Deno.serve.
+  const { context, handle } = adapter<RequestHead>(app, {
+    errors: options.errors,
+    maxBodySize: options.maxBodySize,
+  }, {
+    environ: (_head, _info, ctx) => cgiEnviron(vars, options.stdin, ctx.errors),
+  });
+  // No connection to tell a missing Host by: CGI/1.1 hosts serve HTTP/1.0.
+  const response = await handle(requestHead(vars), undefined);
   await send(
     response,
-    environ.REQUEST_METHOD === "HEAD",
+    vars.REQUEST_METHOD === "HEAD",
     options.stdout ?? Deno.stdout.writable,
-    environ,
+    (message) =>
+      context.errors.write(
+        `[wsgi] ${vars.REQUEST_METHOD} ${vars.SCRIPT_NAME ?? ""}${
+          vars.PATH_INFO ?? ""
+        }: ${message}\n`,
+      ),
   );
+}
+
+/**
+ * What the request checks read, from the CGI variables: the Host the client
+ * sent (a stand-in that passes without one), the request target as received
+ * when the host gives it in `REQUEST_URI` (RFC 3875 has no variable for it),
+ * and the fields that describe the body.
+ */
+function requestHead(vars: Record<string, string>): RequestHead {
+  const scheme = /^(on|1|yes)$/i.test(vars.HTTPS ?? "") ? "https" : "http";
+  const uri = vars.REQUEST_URI ?? "";
+  const headers = new Headers();
+  const fields: [string, string | undefined][] = [
+    ["host", vars.HTTP_HOST],
+    ["content-type", vars.CONTENT_TYPE || undefined],
+    ["content-length", vars.CONTENT_LENGTH || undefined],
+    ["transfer-encoding", vars.HTTP_TRANSFER_ENCODING],
+  ];
+  for (const [name, value] of fields) {
+    if (value !== undefined) headers.set(name, value);
+  }
+  return {
+    url: `${scheme}://${vars.HTTP_HOST ?? "localhost"}${
+      uri.startsWith("/") ? uri : "/"
+    }`,
+    method: vars.REQUEST_METHOD,
+    headers,
+  };
 }
 
 const VERSION = Object.freeze([1, 0] as const);
@@ -171,14 +225,8 @@ const VERSION = Object.freeze([1, 0] as const);
 function cgiEnviron(
   vars: Record<string, string>,
   stdin: ReadableStream<Uint8Array> | undefined,
-  errors: Environ["wsgi.errors"],
+  errors: ErrorStream,
 ): Environ {
-  if (vars.REQUEST_METHOD === undefined) {
-    throw new TypeError(
-      "Cannot run the app as CGI: REQUEST_METHOD is not set; start the " +
-        "program from a CGI host, or pass the variables as options.env",
-    );
-  }
   const environ = { ...vars } as Record<string, unknown>;
   environ.SCRIPT_NAME ??= "";
   environ.PATH_INFO ??= "";
@@ -232,12 +280,8 @@ async function send(
   response: Response,
   head: boolean,
   stdout: WritableStream<Uint8Array>,
-  environ: Environ,
+  log: (message: string) => void,
 ): Promise<void> {
-  const log = (message: string) =>
-    environ["wsgi.errors"].write(
-      `[wsgi] ${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}: ${message}\n`,
-    );
   // RFC 3875 6.3.3: Status is a control field; a host would take the app's
   // own header as the status line.
   if (response.headers.has("status")) {

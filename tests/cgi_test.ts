@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { App, Body, Chunk } from "../mod.ts";
 import { runCgi } from "../cgi.ts";
+import { serve } from "../server.ts";
 import { apps, cookies, echo, upload } from "./fixtures/cgi/apps.ts";
 import {
   dechunk,
@@ -77,12 +78,15 @@ async function withLighttpd(fn: (host: Host) => Promise<void>): Promise<void> {
     // The host runs each program with only the CGI variables, so the
     // wrapper names Deno's cache; --no-config keeps the project's
     // deno.json out of a program that needs none of it.
-    for (const name of Object.keys(apps)) {
+    const programs = Object.keys(apps).map((name) => [name, name]);
+    // The upload app with a body limit of 10 bytes.
+    programs.push(["limited", "upload 10"]);
+    for (const [name, args] of programs) {
       const path = `${www}/${name}.cgi`;
       await Deno.writeTextFile(
         path,
         `#!/bin/sh\nDENO_DIR='${dir}/deno_dir' exec '${Deno.execPath()}' ` +
-          `run -A --no-config '${MAIN}' ${name}\n`,
+          `run -A --no-config '${MAIN}' ${args}\n`,
       );
       await Deno.chmod(path, 0o755);
     }
@@ -234,6 +238,27 @@ Deno.test("runCgi() serves apps under lighttpd's mod_cgi", async (t) => {
         assert.match(head[0], /^HTTP\/1\.1 200/);
         assert.ok(head.includes("x-declared-length: 11"), head.join("\n"));
         assert.equal(dechunk(body), "hello world");
+      },
+    );
+
+    await t.step(
+      "a body over maxBodySize gets serve()'s 413, and the app never runs",
+      async () => {
+        const over = await fetch(`${host.base}/limited.cgi`, {
+          method: "POST",
+          body: "hello world",
+        });
+        assert.equal(over.status, 413);
+        assert.equal(
+          await over.text(),
+          "Request body too large: this server accepts at most 10 bytes\n",
+        );
+        const fits = await fetch(`${host.base}/limited.cgi`, {
+          method: "POST",
+          body: "hello worl",
+        });
+        assert.equal(fits.status, 200);
+        assert.equal(await fits.text(), "hello worl");
       },
     );
 
@@ -606,4 +631,82 @@ Deno.test("runCgi() refuses to run without REQUEST_METHOD", async () => {
     runCgi(echo, { env: {}, stdout: new WritableStream() }),
     { name: "TypeError", message: /REQUEST_METHOD is not set/ },
   );
+});
+
+Deno.test("runCgi() refuses what serve() refuses before the app runs", async () => {
+  let calls = 0;
+  const app: App = (_environ, startResponse) => {
+    calls++;
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return ["ran"];
+  };
+  // The CGI variables a host would set for each raw request.
+  const cases: [string, Record<string, string>][] = [
+    ["GET / HTTP/1.1\r\nHost: a b\r\n", { HTTP_HOST: "a b" }],
+    ["GET /a#b HTTP/1.1\r\nHost: h\r\n", {
+      HTTP_HOST: "h",
+      REQUEST_URI: "/a#b",
+    }],
+    ["POST / HTTP/1.1\r\nHost: h\r\nContent-Type: a/b, c/d\r\n", {
+      REQUEST_METHOD: "POST",
+      HTTP_HOST: "h",
+      CONTENT_TYPE: "a/b, c/d",
+    }],
+    ["POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n", {
+      REQUEST_METHOD: "POST",
+      HTTP_HOST: "h",
+      HTTP_TRANSFER_ENCODING: "gzip, chunked",
+    }],
+  ];
+  const server = serve(app, { port: 0, onListen() {} });
+  try {
+    const port = (server.addr as Deno.NetAddr).port;
+    for (const [request, env] of cases) {
+      const framing = request.includes("Transfer-Encoding")
+        ? "\r\n0\r\n\r\n"
+        : "Content-Length: 0\r\n\r\n";
+      const served = parseRaw(
+        (await rawRequest(port, `${request}Connection: close\r\n${framing}`))
+          .text,
+      );
+      const status = served.head[0].split(" ")[1];
+      assert.match(status, /^(400|501)$/, request);
+      const output = await cgi(app, env);
+      assert.ok(output.startsWith(`Status: ${status} `), output);
+      assert.equal(output.slice(output.indexOf("\r\n\r\n") + 4), served.body);
+    }
+  } finally {
+    await server.shutdown();
+  }
+  assert.equal(calls, 0);
+  // Without HTTP_HOST (HTTP/1.0, which CGI hosts serve) the app runs.
+  assert.ok((await cgi(app, {})).endsWith("\r\n\r\nran"));
+});
+
+Deno.test("runCgi() answers 413 past maxBodySize without reading stdin", async () => {
+  let pulled = false;
+  const chunks: Uint8Array[] = [];
+  await runCgi(upload, {
+    env: { REQUEST_METHOD: "POST", CONTENT_LENGTH: "11" },
+    maxBodySize: 10,
+    stdin: new ReadableStream({
+      pull(controller) {
+        pulled = true;
+        controller.enqueue(encoder.encode("hello world"));
+        controller.close();
+      },
+    }, { highWaterMark: 0 }),
+    stdout: new WritableStream({
+      write(chunk) {
+        chunks.push(chunk.slice());
+      },
+    }),
+  });
+  const output = chunks.map((chunk) => decoder.decode(chunk)).join("");
+  assert.equal(
+    output,
+    "Status: 413 Content Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n\r\n" +
+      "Request body too large: this server accepts at most 10 bytes\n",
+  );
+  assert.equal(pulled, false);
 });
