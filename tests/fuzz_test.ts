@@ -164,7 +164,7 @@ const GOOD_STATUSES: [string, number][] = [
   ["204 No Content", 204],
 ];
 
-// The rules as _response.ts words them.
+// The rules as _request/start_response.ts words them.
 const RULE = {
   statusType: 'status must be a string like "200 OK"',
   statusForm:

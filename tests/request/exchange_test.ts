@@ -1,19 +1,19 @@
 /**
  * The rules the server enforces on the response (design section 3), each
  * through the in-process client, which runs the server's own adapter.
- * Behaviour only visible on the wire is in server_test.ts.
+ * Behaviour only visible on the wire is in tests/server_test.ts.
  */
 import assert from "node:assert/strict";
-import type { App, Body, Chunk, Header } from "../mod.ts";
-import { toFetchHandler } from "../server.ts";
-import { Client } from "../testing.ts";
+import type { App, Body, Chunk, Header } from "../../mod.ts";
+import { toFetchHandler } from "../../server.ts";
+import { Client } from "../../testing.ts";
 import {
   dechunk,
   errorLog,
   parseRaw,
   rawRequest,
   withServer,
-} from "./_helpers.ts";
+} from "../_helpers.ts";
 
 const text: Header[] = [["Content-Type", "text/plain"]];
 
