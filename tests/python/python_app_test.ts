@@ -71,6 +71,10 @@ Deno.test("pythonApp() serves a plain WSGI app over HTTP", async () => {
     const file = await fetch(`http://127.0.0.1:${port}/file`);
     assert.equal(await file.text(), await Deno.readTextFile(PLAIN));
 
+    const head = await send(port, "HEAD /hello HTTP/1.1\r\n");
+    assert.ok(head.head.includes("content-length: 14"));
+    assert.equal(head.body, "");
+
     const empty = await get(port, "/empty");
     assert.equal(empty.status, 204);
     assert.equal(empty.body, "");
@@ -225,6 +229,10 @@ Deno.test("pythonApp() start_response follows BaseHandler: exc_info replaces, a 
     const replaced = await get(port, "/exc-info");
     assert.equal(replaced.status, 500);
     assert.equal(replaced.body, "error page\n");
+    assert.deepEqual(
+      replaced.head.filter((line) => /^content-type:/i.test(line)),
+      ["content-type: text/plain"],
+    );
     const twice = await get(port, "/twice");
     assert.equal(twice.status, 500);
   }, { errors: log.sink });
