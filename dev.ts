@@ -43,7 +43,7 @@ import {
   isLoopback,
   newPin,
   trustedHosts,
-} from "./_dev/debugger/console.ts";
+} from "./_dev/debugger/pin_guard.ts";
 import { consolePage } from "./_dev/debugger/pages.ts";
 import { ModuleWatcher } from "./_dev/watcher.ts";
 import { LiveReload } from "./_dev/live_reload.ts";

@@ -5,23 +5,17 @@
  *
  * @module
  */
-import type { App, Environ } from "../_contract/types.ts";
+import type { App } from "../_contract/types.ts";
 import { type EnvironContext, makeEnviron } from "../_request/environ.ts";
 import type { RequestParts } from "../_request/request_parts.ts";
 import { errorStream } from "../_shared/errors.ts";
 import { Exchange, tooLarge } from "../_request/exchange.ts";
 import { appFromExports, moduleUrl } from "../_cli/load_app.ts";
-import { errors } from "../middleware/errors.ts";
-import {
-  consoleHtml,
-  debugPage,
-  requestLine,
-  tracebackHtml,
-} from "./debugger/pages.ts";
+import { tracebackHtml } from "./debugger/pages.ts";
 import { tracebackText } from "./debugger/traceback.ts";
-import { hostTrusted } from "./debugger/console.ts";
+import { ConsoleEval } from "./debugger/console_eval.ts";
+import { withDebugger } from "./debugger/with_debugger.ts";
 import type {
-  DebugSettings,
   EvalMessage,
   FromWorker,
   LoadMessage,
@@ -35,47 +29,9 @@ const port = self as unknown as {
 };
 
 let app: App | undefined;
-// What the console has in scope: the app module's exports and the app.
-let exports: Record<string, unknown> = {};
-let bare: App | undefined;
-let generation = 0;
+let consoleEval = new ConsoleEval(0);
 
-// The errors of the last traceback pages, for the console to look into.
-const KEPT_ERRORS = 50;
-const shown = new Map<string, { error: unknown; environ: unknown }>();
-let shownCount = 0;
-
-/** Keeps `error` for the console; its key, to be named by the page. */
-function keep(error: unknown, environ: unknown): string {
-  const key = `${generation}-${++shownCount}`;
-  shown.set(key, { error, environ });
-  if (shown.size > KEPT_ERRORS) shown.delete(shown.keys().next().value!);
-  return key;
-}
-
-/** The app wrapped so that an exception gets the page `debug` asks for. */
-function withDebugger(inner: App, debug: DebugSettings): App {
-  // The terminal gets the traceback either way, through the supervisor.
-  const report = (error: unknown, environ: Environ) =>
-    port.postMessage({
-      type: "traceback",
-      request: requestLine(environ),
-      text: tracebackText(error),
-    });
-  if (!debug.pages) return errors({ report })(inner);
-  return errors({
-    report,
-    page: (error, environ) =>
-      debugPage(
-        error,
-        environ,
-        debug.console && hostTrusted(environ.HTTP_HOST, debug.trusted)
-          ? consoleHtml(keep(error, environ))
-          : "",
-      ),
-  })(inner);
-}
-// What the server would know once: the limits come with \`load\`, and
+// What the server would know once: the limits come with `load`, and
 // SERVER_NAME and SERVER_PORT are the supervisor's address, which each
 // request brings.
 const context: EnvironContext = {
@@ -96,14 +52,20 @@ function describeError(error: unknown): { message: string; stack: string } {
 
 async function load(message: LoadMessage): Promise<void> {
   const spec = message.spec;
-  generation = message.generation;
+  consoleEval = new ConsoleEval(message.generation);
   context.maxBodySize = message.limits.maxBodySize ?? Infinity;
   context.scriptName = message.limits.scriptName ?? "";
   requestTimeout = message.limits.requestTimeout;
   try {
-    exports = await import(moduleUrl(spec.module).href);
-    bare = await appFromExports(exports, spec);
-    app = withDebugger(bare, message.debug);
+    const exports = await import(moduleUrl(spec.module).href);
+    const bare = await appFromExports(exports, spec);
+    consoleEval.scope(exports, bare);
+    app = withDebugger(
+      bare,
+      message.debug,
+      (request, text) => port.postMessage({ type: "traceback", request, text }),
+      consoleEval,
+    );
     port.postMessage({ type: "ready" });
   } catch (error) {
     // The pages are made here, where the app's files can be read.
@@ -258,64 +220,8 @@ async function respond(message: RequestMessage) {
   }
 }
 
-// An async function's constructor, to compile what the console is sent
-// with `await` allowed.
-const AsyncFunction = Object.getPrototypeOf(async () => {})
-  .constructor as new (...args: string[]) => (
-    ...args: unknown[]
-  ) => Promise<unknown>;
-const SCOPE = ["exports", "app", "error", "environ"];
-
-/** Compiles console input: an expression if it is one, else statements. */
-function compile(source: string) {
-  try {
-    return new AsyncFunction(...SCOPE, `return (${source}\n);`);
-  } catch (error) {
-    if (!(error instanceof SyntaxError)) throw error;
-    return new AsyncFunction(...SCOPE, source);
-  }
-}
-
-/** What console input threw, with its stack down to the console's own frames. */
-function thrownText(error: unknown): string {
-  if (!(error instanceof Error)) return `Uncaught ${Deno.inspect(error)}`;
-  const lines = (error.stack ?? `${error.name}: ${error.message}`).split("\n");
-  const own = lines.findIndex((line) =>
-    line.includes(import.meta.url) && !line.includes("eval at")
-  );
-  return `Uncaught ${(own < 0 ? lines : lines.slice(0, own)).join("\n")}`;
-}
-
 async function evaluate(message: EvalMessage) {
-  let answer: { ok: boolean; output: string };
-  const context = message.error === undefined
-    ? { error: undefined, environ: undefined }
-    : shown.get(message.error);
-  if (context === undefined) {
-    answer = {
-      ok: false,
-      output: message.error!.startsWith(`${generation}-`)
-        ? "This error is too old: the console keeps the last " +
-          `${KEPT_ERRORS} errors' context`
-        : "This page is from an earlier version of the app, reloaded since: " +
-          "reload the page, or use the console at /__wsgi_dev__/console",
-    };
-  } else {
-    try {
-      const value = await compile(message.source)(
-        exports,
-        bare,
-        context.error,
-        context.environ,
-      );
-      answer = {
-        ok: true,
-        output: Deno.inspect(value, { depth: 4, iterableLimit: 200 }),
-      };
-    } catch (error) {
-      answer = { ok: false, output: thrownText(error) };
-    }
-  }
+  const answer = await consoleEval.evaluate(message.source, message.error);
   port.postMessage({ type: "evaluated", id: message.id, ...answer });
 }
 

@@ -21,7 +21,7 @@ import type {
 import { escapeHtml } from "./debugger/pages.ts";
 import { stripAnsi } from "../_shared/errors.ts";
 import { checkRequest } from "../_request/request_checks.ts";
-import { DEBUGGER_PATH, type DebuggerConsole } from "./debugger/console.ts";
+import { DEBUGGER_PATH, type DebuggerConsole } from "./debugger/pin_guard.ts";
 import {
   EVENTS_PATH,
   type LiveReload,

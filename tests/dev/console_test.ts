@@ -12,7 +12,7 @@ import {
   hostTrusted,
   isLoopback,
   MAX_TRIES,
-} from "../../_dev/debugger/console.ts";
+} from "../../_dev/debugger/pin_guard.ts";
 import { rawRequest } from "../_helpers.ts";
 
 const PIN = "314-159-265";
@@ -96,7 +96,7 @@ Deno.test("console: the PIN is required, and the right one lets an expression re
     );
     assert.doesNotMatch(
       String(thrown.json.output),
-      /generation_worker\.ts:\d+:\d+\)\n/,
+      /_dev\/(generation_worker|debugger\/console_eval)\.ts:\d+:\d+\)\n/,
     );
   }, { pin: PIN });
 });
