@@ -21,6 +21,7 @@ import { type Pool, PoolUnavailable, type Slot } from "./pool.ts";
  * stack is the Python traceback, so the log shows the Python frames.
  */
 export class PythonError extends Error {
+  /** Takes the runner's `traceback.format_exc()` text. */
   constructor(traceback: string) {
     const lines = traceback.trimEnd().split("\n");
     super(lines[lines.length - 1]);

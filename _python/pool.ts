@@ -27,6 +27,7 @@ export class PythonLoadError extends Error {
   /** The whole Python traceback, for pages that show it. */
   readonly traceback: string;
 
+  /** Takes the one-line message and, when there is one, the traceback. */
   constructor(message: string, traceback = "") {
     super(message);
     this.name = "PythonLoadError";

@@ -337,13 +337,17 @@ Deno.test("pythonApp() calls close() once when the client leaves mid-body", asyn
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline) {
         const text = await Deno.readTextFile(record).catch(() => "");
-        if (text) break;
+        if (text.includes("closed")) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       // The slot is free again once close() ran.
       assert.equal((await get(port, "/hello")).body, "Hello, World!\n");
     });
-    assert.equal(await Deno.readTextFile(record), "closed\n");
+    const lines = (await Deno.readTextFile(record)).split("\n");
+    assert.equal(lines.filter((line) => line === "closed").length, 1);
+    assert.equal(lines.at(-2), "closed");
+    // The runner stopped at the next chunk, not at the end of the 64.
+    assert.ok(lines.filter((line) => line === "chunk").length < 32);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -423,4 +427,38 @@ Deno.test("pythonApp() close() answers waiting requests 503 and lets the running
     assert.match(refused.body, /the Python pool is closed/);
     await closed;
   });
+});
+
+Deno.test("pythonApp() holds the app back while the client does not read", async () => {
+  await using app = pythonApp(PLAIN, { python: PYTHON });
+  const dir = await Deno.makeTempDir();
+  const record = `${dir}/close.log`;
+  try {
+    await withServer(app, async (_server, port) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await conn.write(
+          new TextEncoder().encode(
+            `GET /closing?0&512 HTTP/1.1\r\nHost: localhost\r\nX-Close-Log: ${record}\r\n\r\n`,
+          ),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        // 512 chunks are 32 MB; the buffers between the client and the
+        // app hold a small part of that.
+        const made = (await Deno.readTextFile(record)).split("chunk").length -
+          1;
+        assert.ok(made > 0 && made < 256, `the app made ${made} chunks`);
+      } finally {
+        conn.close();
+      }
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        if ((await Deno.readTextFile(record)).includes("closed")) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    });
+    assert.match(await Deno.readTextFile(record), /closed\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
