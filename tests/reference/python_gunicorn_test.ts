@@ -27,7 +27,7 @@
  *
  * Listed differences, where gunicorn breaks a rule (the case carries it):
  * our answer is checked by tests/python/python_app_test.ts, and the case
- * does not count as agreed.
+ * is left out of the figure, as the other suites do.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -245,7 +245,7 @@ async function compare(
   } finally {
     await process.stop("SIGTERM");
   }
-  reportAgreement(label, agreed, cases.length);
+  reportAgreement(label, agreed, cases.length - listed.length);
   for (const line of listed) console.log(`  listed: ${line}`);
   assert.deepEqual(differences, []);
 }
