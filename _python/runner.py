@@ -110,9 +110,16 @@ class Input:
                 if not data:
                     return b"".join(parts)
                 parts.append(data)
-        while len(self._buffer) < size and not self._eof:
-            self._buffer += self._fill(size - len(self._buffer))
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        parts = [self._buffer]
+        have = len(self._buffer)
+        # In frames of at most CHUNK, so that read(10**9) holds no more
+        # than the body has.
+        while have < size and not self._eof:
+            data = self._fill(min(size - have, CHUNK))
+            parts.append(data)
+            have += len(data)
+        data = b"".join(parts)
+        data, self._buffer = data[:size], data[size:]
         return data
 
     def readline(self, size=-1):
