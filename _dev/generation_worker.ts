@@ -5,11 +5,9 @@
  *
  * @module
  */
-import type { App } from "../_contract/types.ts";
-import { type EnvironContext, makeEnviron } from "../_request/environ.ts";
 import type { RequestParts } from "../_request/request_parts.ts";
-import { errorStream } from "../_shared/errors.ts";
-import { Exchange, tooLarge } from "../_request/exchange.ts";
+import { Exchange } from "../_request/exchange.ts";
+import { type Adapter, adapter, handlerInfo } from "../_request/adapter.ts";
 import { appFromExports, moduleUrl } from "../_cli/load_app.ts";
 import { tracebackHtml } from "./debugger/pages.ts";
 import { tracebackText } from "./debugger/traceback.ts";
@@ -28,21 +26,9 @@ const port = self as unknown as {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
 };
 
-let app: App | undefined;
+// The server's adapter for the app, made once the app has loaded.
+let server: Adapter<RequestParts> | undefined;
 let consoleEval = new ConsoleEval(0);
-
-// What the server would know once: the limits come with `load`, and
-// SERVER_NAME and SERVER_PORT are the supervisor's address, which each
-// request brings.
-const context: EnvironContext = {
-  scriptName: "",
-  // The supervisor listens on plain HTTP.
-  urlScheme: "http" as const,
-  errors: errorStream(),
-  multiprocess: false,
-  maxBodySize: Infinity,
-};
-let requestTimeout: number | undefined;
 
 function describeError(error: unknown): { message: string; stack: string } {
   return error instanceof Error
@@ -53,19 +39,26 @@ function describeError(error: unknown): { message: string; stack: string } {
 async function load(message: LoadMessage): Promise<void> {
   const spec = message.spec;
   consoleEval = new ConsoleEval(message.generation);
-  context.maxBodySize = message.limits.maxBodySize ?? Infinity;
-  context.scriptName = message.limits.scriptName ?? "";
-  requestTimeout = message.limits.requestTimeout;
   try {
     const exports = await import(moduleUrl(spec.module).href);
     const bare = await appFromExports(exports, spec);
     consoleEval.scope(exports, bare);
-    app = withDebugger(
+    const app = withDebugger(
       bare,
       message.debug,
       (request, text) => port.postMessage({ type: "traceback", request, text }),
       consoleEval,
     );
+    // Production's limits; SERVER_NAME and SERVER_PORT are the supervisor's
+    // address, which each request brings.
+    server = adapter(app, {
+      ...message.limits,
+      // The supervisor listens on plain HTTP.
+      urlScheme: "http",
+    }, {
+      // The supervisor checked the Request that Deno.serve gave it.
+      check: false,
+    });
     port.postMessage({ type: "ready" });
   } catch (error) {
     // The pages are made here, where the app's files can be read.
@@ -135,72 +128,34 @@ class ForwardedRequest {
   }
 }
 
-/**
- * The answer to `request` under the limits production applies: the app's,
- * with its exchange, or the server's own 413 or 503 without one.
- */
-function limited(
-  request: RequestParts,
-  info: Deno.ServeHandlerInfo,
-): Promise<{ response: Response; exchange?: Exchange }> {
-  const limit = context.maxBodySize;
-  if (limit !== Infinity) {
-    const length = request.headers.get("content-length");
-    if (length !== null && Number(length) > limit) {
-      return Promise.resolve({ response: tooLarge(limit) });
-    }
-  }
-  const exchange = new Exchange();
-  const running = exchange.run(
-    app!,
-    makeEnviron(request, info, context, exchange),
-  );
-  const ms = requestTimeout;
-  if (ms === undefined || running instanceof Response) {
-    return Promise.resolve(running).then((response) => ({
-      response,
-      exchange,
-    }));
-  }
-  return new Promise((resolve, reject) => {
-    let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      resolve({ response: exchange.timeOut(ms) });
-    }, ms);
-    running.then((response) => {
-      clearTimeout(timer);
-      if (!late) resolve({ response, exchange });
-      // Nobody will read it: cancelling closes the app's body.
-      else response.body?.cancel().catch(() => {});
-    }, (error) => {
-      clearTimeout(timer);
-      if (!late) reject(error);
-    });
-  });
-}
-
 async function respond(message: RequestMessage) {
   try {
-    const request: RequestParts = new ForwardedRequest(message);
-    context.serverName = message.server?.name;
-    context.serverPort = message.server?.port;
-    const info = {
-      remoteAddr: { transport: "tcp", ...message.remote },
-      completed: Promise.resolve(),
-    } as Deno.ServeHandlerInfo;
-    // The server's own exchange, so that every rule holds in the dev server.
-    const { response, exchange } = await limited(request, info);
+    server!.context.serverName = message.server?.name;
+    server!.context.serverPort = message.server?.port;
+    // The server's own adapter, so that every rule holds in the dev server;
+    // the exchange is kept to read what it made the response from.
+    const exchange = new Exchange();
+    const response = await server!.run(
+      new ForwardedRequest(message),
+      handlerInfo(message.remote),
+      exchange,
+    );
+    // Read before anything else can run: an app that answers after its 503
+    // gives the exchange a response that is not this one.
+    const init = exchange.responseInit;
+    let memory = exchange.memoryBody;
+    // A response the exchange kept nothing of is one of the server's short
+    // texts (the 413 for a declared length, the 503): it crosses whole, and
+    // keeps its length.
+    if (init === undefined && memory === undefined) {
+      memory = new Uint8Array(await response.arrayBuffer());
+    }
     // A body that was whole in memory crosses as a copy, which costs far
     // less than a transferred stream.
-    // The server's own answers are short texts, which keep their length.
-    const memory = exchange === undefined
-      ? new Uint8Array(await response.arrayBuffer())
-      : exchange.memoryBody;
     const body = memory === undefined ? response.body : memory;
     // The app's own status and headers cross as they are; reading them back
     // from the Response would cost more than the app itself.
-    const init = exchange?.responseInit ?? {
+    const head = init ?? {
       status: response.status,
       statusText: response.statusText,
       headers: [...response.headers],
@@ -208,7 +163,7 @@ async function respond(message: RequestMessage) {
     port.postMessage({
       type: "response",
       id: message.id,
-      ...init,
+      ...head,
       body,
     }, body instanceof ReadableStream ? [body] : []);
   } catch (error) {
