@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import type { App } from "../../mod.ts";
+import { mount } from "../../middleware/mount.ts";
+import { proxyFix } from "../../middleware/proxy_fix.ts";
 import { pythonApp, PythonLoadError } from "../../python.ts";
 import {
   dechunk,
@@ -143,6 +145,31 @@ Deno.test("pythonApp() passes the str keys middleware in front set, and the wsgi
       run_once: false,
       file_wrapper: true,
     });
+  });
+});
+
+Deno.test("pythonApp() sees what proxyFix and mount in front of it set", async () => {
+  await using app = pythonApp(PLAIN, { python: PYTHON });
+  const notFound: App = (_environ, startResponse) => {
+    startResponse("404 Not Found", []);
+    return [];
+  };
+  const stack = proxyFix({ xFor: 1, xProto: 1, xHost: 1 })(
+    mount({ "/legacy": app })(notFound),
+  );
+  await withServer(stack, async (_server, port) => {
+    const { status, body } = await get(
+      port,
+      "/legacy/environ",
+      "X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: example.org\r\n",
+    );
+    assert.equal(status, 200);
+    const seen = JSON.parse(body);
+    assert.equal(seen.SCRIPT_NAME, "/legacy");
+    assert.equal(seen.PATH_INFO, "/environ");
+    assert.equal(seen.REMOTE_ADDR, "203.0.113.9");
+    assert.equal(seen["wsgi.url_scheme"], "https");
+    assert.equal(seen.HTTP_HOST, "example.org");
   });
 });
 
