@@ -202,6 +202,16 @@ class Call {
       this.#abandon();
       throw error;
     }
+    // The runner sends a body that was whole in memory together with its
+    // end; answered as an array, it takes the server's fast path.
+    const channel = this.#slot.channel;
+    const [first, second] = channel.inHand();
+    if (first === "F" || (first === "D" && second === "F")) {
+      const data = first === "D" ? (await channel.read())!.payload : undefined;
+      await channel.read();
+      this.#finish();
+      return data === undefined ? [] : [data];
+    }
     return this.#body();
   }
 

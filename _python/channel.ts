@@ -99,6 +99,20 @@ export class Channel {
     this.conn = conn;
   }
 
+  /** The types of the frames already read in whole, without taking them. */
+  inHand(): FrameType[] {
+    const types: FrameType[] = [];
+    const buffer = this.#buffer;
+    const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
+    for (let at = 0; at + 5 <= buffer.length;) {
+      const end = at + 5 + view.getUint32(at + 1);
+      if (end > buffer.length) break;
+      types.push(String.fromCharCode(buffer[at]) as FrameType);
+      at = end;
+    }
+    return types;
+  }
+
   /** The next frame; null once the worker's end is closed. */
   async read(): Promise<Frame | null> {
     while (true) {

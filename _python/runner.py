@@ -53,6 +53,13 @@ class Channel:
                 self.sock.sendall(head)
                 self.sock.sendall(payload)
 
+    def send_all(self, frames):
+        """Several small frames in one write."""
+        data = b"".join(FRAME.pack(kind, len(payload)) + payload
+                        for kind, payload in frames)
+        with self.lock:
+            self.sock.sendall(data)
+
     def recv(self):
         head = self.file.read(FRAME.size)
         if len(head) < FRAME.size:
@@ -186,6 +193,7 @@ class Request:
         self.status = None
         self.headers = None
         self.headers_sent = False
+        self.head = None
 
     def ask(self, want):
         self.channel.send(b"R", LENGTH.pack(want))
@@ -216,43 +224,75 @@ class Request:
         self.headers = headers
         return self.write
 
-    def send_headers(self):
+    def commit_headers(self):
+        """From here the headers count as sent (PEP 3333); they go out on
+        the wire with the first data, in one write."""
         if self.status is None:
             raise AssertionError("start_response() was not called")
-        head = encode_pairs([("", self.status)] + list(self.headers))
+        self.head = encode_pairs([("", self.status)] + list(self.headers))
         self.headers_sent = True
-        self.channel.send(b"S", head)
+
+    def take_head(self):
+        frames = [(b"S", self.head)] if self.head is not None else []
+        self.head = None
+        return frames
 
     def write(self, data):
         if type(data) is not bytes:
             raise TypeError("write() argument must be a bytes instance")
         if not self.headers_sent:
-            self.send_headers()
+            self.commit_headers()
+        frames = self.take_head()
+        if data:
+            frames.append((b"D", data))
+        if not frames:
+            return
+        self.channel.send_all(frames)
         if not data:
             return
-        self.channel.send(b"D", data)
         # Back-pressure: the next chunk waits until Deno took this one.
         kind, _ = self.channel.recv()
         if kind == b"X":
             raise ClientDisconnected("the client went away")
 
+    def completes(self, data):
+        """Whether data is the whole body the app's Content-Length declares."""
+        for name, value in self.headers:
+            if name.lower() == "content-length":
+                return value.strip() == str(len(data))
+        return False
+
     def run(self, app):
         result = None
         failure = None
+        # A chunk that is the whole body is held until the iterable ends, to
+        # go out with the end in one write: Deno answers it as a body in
+        # memory, with no round trip for credit.
+        held = None
         try:
             result = app(self.environ, self.start_response)
+            whole = type(result) in (list, tuple) and len(result) <= 1
             for data in result:
                 if type(data) is not bytes:
                     raise TypeError(
                         "the app's iterable must yield bytes, not "
                         + type(data).__name__
                     )
-                if data:
+                if not data:
+                    continue
+                if held is not None:
+                    self.write(held)
+                    held = None
+                    self.write(data)
+                elif not self.headers_sent and (whole or self.completes(data)):
+                    self.commit_headers()
+                    held = data
+                else:
                     self.write(data)
             if not self.headers_sent:
-                self.send_headers()
+                self.commit_headers()
         except ClientDisconnected:
-            pass
+            held = None
         except BaseException:
             failure = traceback.format_exc()
         finally:
@@ -262,10 +302,14 @@ class Request:
                     result.close()
                 except BaseException:
                     failure = failure or traceback.format_exc()
-        if failure is None:
-            self.channel.send(b"F")
-        else:
+        if failure is not None:
             self.channel.send(b"E", failure.encode("utf-8", "backslashreplace"))
+            return
+        frames = self.take_head()
+        if held:
+            frames.append((b"D", held))
+        frames.append((b"F", b""))
+        self.channel.send_all(frames)
 
 
 def serve(channel, app, base):

@@ -61,10 +61,17 @@ Deno.test("pythonApp() serves a plain WSGI app over HTTP", async () => {
     assert.equal(hello.headers.get("content-length"), "14");
     assert.equal(await hello.text(), "Hello, World!\n");
 
+    // PEP 3333: a one-element list's length is the body's length.
+    const listed = await get(port, "/errors");
+    assert.ok(listed.head.includes("content-length: 7"));
+    assert.equal(listed.body, "logged\n");
+
     const written = await get(port, "/write");
+    assert.ok(written.head.includes("transfer-encoding: chunked"));
     assert.equal(written.body, "written then iterated\n");
 
     const streamed = await get(port, "/stream");
+    assert.ok(streamed.head.includes("transfer-encoding: chunked"));
     assert.equal(
       streamed.body,
       "line 0\nline 1\nline 2\nline 3\nline 4\n",
