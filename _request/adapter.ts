@@ -190,6 +190,8 @@ export function adapter<R extends RequestHead = RequestParts>(
   const limit = ctx.maxBodySize;
   const toWire = entry.toWire ?? false;
   const check = entry.check ?? true;
+  // A request of a narrower type than RequestParts comes with a builder of
+  // its own (runCgi's).
   const build = entry.environ ??
     (makeEnviron as unknown as EnvironBuilder<R>);
   function respond(
