@@ -2,7 +2,7 @@
  * The pool behind pythonApp(): CPython worker processes, each connected by
  * one channel per thread (a "slot" serves one request at a time), and the
  * queue of requests waiting for a free slot. A worker that exits is
- * replaced; its requests learn why from {@linkcode Worker.exitReason}.
+ * replaced; its requests learn why from {@linkcode PythonWorker.exitReason}.
  *
  * @module
  */
@@ -44,7 +44,7 @@ export class PoolUnavailable extends Error {
 }
 
 /** One CPython process of the pool. */
-export class Worker {
+export class PythonWorker {
   readonly id: number;
   readonly process: Deno.ChildProcess;
   readonly listener: Deno.Listener;
@@ -86,7 +86,7 @@ export class Worker {
 
 /** One channel of a worker: serves one request at a time. */
 export interface Slot {
-  worker: Worker;
+  worker: PythonWorker;
   channel: Channel;
 }
 
@@ -95,7 +95,7 @@ export class Pool {
   readonly config: PoolConfig;
   /** Settles once every first worker loaded the app, or one failed to. */
   readonly ready: Promise<void>;
-  #workers = new Set<Worker>();
+  #workers = new Set<PythonWorker>();
   #idle: Slot[] = [];
   #busy = new Set<Slot>();
   #waiting: {
@@ -180,7 +180,7 @@ export class Pool {
       this.#fail(failure);
       throw failure;
     }
-    const worker = new Worker(id, process, listener);
+    const worker = new PythonWorker(id, process, listener);
     this.#workers.add(worker);
     process.status.then(() => this.#exited(worker));
     try {
@@ -198,7 +198,7 @@ export class Pool {
     for (const slot of worker.slots) this.#offer(slot);
   }
 
-  async #connect(worker: Worker): Promise<void> {
+  async #connect(worker: PythonWorker): Promise<void> {
     const died = async () =>
       new PythonLoadError(
         `Cannot load ${this.config.file}: ${await worker
@@ -255,7 +255,7 @@ export class Pool {
   }
 
   /** A worker is gone: drop its slots and start another in its place. */
-  #exited(worker: Worker): void {
+  #exited(worker: PythonWorker): void {
     this.#workers.delete(worker);
     for (const slot of worker.slots) slot.channel.close();
     this.#idle = this.#idle.filter((slot) => slot.worker !== worker);

@@ -14,6 +14,8 @@ went away, or Deno refused the response: stop).
 Python -> Deno: O (ready), L (the app did not load), R (want up to n body
 bytes), W (text for wsgi.errors), S (status and headers), D (body bytes),
 F (request done), E (request failed, with its traceback).
+A C or X that crosses the request's end (a body sent whole needs no credit)
+is stale, and the idle loop drops it.
 """
 
 import importlib
@@ -318,7 +320,6 @@ def serve(channel, app, base):
             kind, payload = channel.recv()
         except (EOFError, OSError):
             return
-        # An X that crossed the request's end on the wire is stale.
         if kind == b"H":
             Request(channel, base, payload).run(app)
 
