@@ -6,14 +6,14 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { pythonApp } from "../../python.ts";
 import { withServer } from "../_helpers.ts";
-import { PYTHON } from "../reference/_reference.ts";
+import { PY } from "./_python.ts";
 
 const FLASK = fileURLToPath(
   new URL("./fixtures/flask_app.py:app", import.meta.url),
 );
 
 Deno.test("pythonApp() serves a Flask app: routes, JSON, form, upload, cookies, session, redirect, stream, error handlers", async () => {
-  await using app = pythonApp(FLASK, { python: PYTHON, threads: 2 });
+  await using app = pythonApp(FLASK, { ...PY, threads: 2 });
   await app.ready;
   await withServer(app, async (_server, port) => {
     const base = `http://127.0.0.1:${port}`;

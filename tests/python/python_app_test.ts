@@ -16,7 +16,7 @@ import {
   rawRequest,
   withServer,
 } from "../_helpers.ts";
-import { PYTHON } from "../reference/_reference.ts";
+import { PY } from "./_python.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const PLAIN = `${FIXTURES}plain_app.py`;
@@ -53,7 +53,7 @@ function get(
 }
 
 Deno.test("pythonApp() serves a plain WSGI app over HTTP", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   await app.ready;
   await withServer(app, async (_server, port) => {
     const hello = await fetch(`http://127.0.0.1:${port}/hello`);
@@ -99,7 +99,7 @@ Deno.test("pythonApp() serves a plain WSGI app over HTTP", async () => {
 });
 
 Deno.test("pythonApp() gives Python native strings that round-trip exactly", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   await withServer(app, async (_server, port) => {
     const { status, body } = await get(
       port,
@@ -124,7 +124,7 @@ Deno.test("pythonApp() gives Python native strings that round-trip exactly", asy
 
 Deno.test("pythonApp() passes the str keys middleware in front set, and the wsgi.* flags of the pool", async () => {
   await using app = pythonApp(PLAIN, {
-    python: PYTHON,
+    ...PY,
     workers: 2,
     threads: 3,
   });
@@ -156,7 +156,7 @@ Deno.test("pythonApp() passes the str keys middleware in front set, and the wsgi
 });
 
 Deno.test("pythonApp() sees what proxyFix and mount in front of it set", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   const notFound: App = (_environ, startResponse) => {
     startResponse("404 Not Found", []);
     return [];
@@ -181,7 +181,7 @@ Deno.test("pythonApp() sees what proxyFix and mount in front of it set", async (
 });
 
 Deno.test("pythonApp() wsgi.input reads lines and never past CONTENT_LENGTH", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   await withServer(app, async (_server, port) => {
     const body = "one\ntwo\nthree\nfour";
     const { body: seen } = await send(
@@ -204,7 +204,7 @@ Deno.test("pythonApp() wsgi.input reads lines and never past CONTENT_LENGTH", as
 });
 
 Deno.test("pythonApp() streams wsgi.input: the app answers before the client sent the rest", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   await withServer(app, async (_server, port) => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     try {
@@ -231,7 +231,7 @@ Deno.test("pythonApp() streams wsgi.input: the app answers before the client sen
 });
 
 Deno.test("pythonApp() keeps the channel whole when the app prints", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   await withServer(app, async (_server, port) => {
     for (let i = 0; i < 3; i++) {
       const printed = await get(port, "/print");
@@ -243,7 +243,7 @@ Deno.test("pythonApp() keeps the channel whole when the app prints", async () =>
 });
 
 Deno.test("pythonApp() writes wsgi.errors and app tracebacks to the server's errors sink", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   const log = errorLog();
   await withServer(app, async (_server, port) => {
     assert.equal((await get(port, "/errors")).body, "logged\n");
@@ -257,7 +257,7 @@ Deno.test("pythonApp() writes wsgi.errors and app tracebacks to the server's err
 });
 
 Deno.test("pythonApp() start_response follows BaseHandler: exc_info replaces, a second call fails", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   const log = errorLog();
   await withServer(app, async (_server, port) => {
     const replaced = await get(port, "/exc-info");
@@ -274,7 +274,7 @@ Deno.test("pythonApp() start_response follows BaseHandler: exc_info replaces, a 
 });
 
 Deno.test("pythonApp() puts the app's status and headers through the server's checks", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   const log = errorLog();
   await withServer(app, async (_server, port) => {
     const bad = await get(port, "/bad-header");
@@ -291,7 +291,7 @@ Deno.test("pythonApp() puts the app's status and headers through the server's ch
 });
 
 Deno.test("pythonApp() answers 502 naming why when a worker dies, and replaces it", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   const log = errorLog();
   await withServer(app, async (_server, port) => {
     const before = (await get(port, "/pid")).body;
@@ -306,7 +306,7 @@ Deno.test("pythonApp() answers 502 naming why when a worker dies, and replaces i
 });
 
 Deno.test("pythonApp() answers 504 past the timeout, kills the worker and recovers", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON, timeout: 500 });
+  await using app = pythonApp(PLAIN, { ...PY, timeout: 500 });
   const log = errorLog();
   await withServer(app, async (_server, port) => {
     const before = (await get(port, "/pid")).body;
@@ -323,7 +323,7 @@ Deno.test("pythonApp() answers 504 past the timeout, kills the worker and recove
 });
 
 Deno.test("pythonApp() queues requests while every worker is busy", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   await withServer(app, async (_server, port) => {
     const started = Date.now();
     const answers = await Promise.all(
@@ -336,7 +336,7 @@ Deno.test("pythonApp() queues requests while every worker is busy", async () => 
 });
 
 Deno.test("pythonApp() serves requests side by side on threads", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON, threads: 3 });
+  await using app = pythonApp(PLAIN, { ...PY, threads: 3 });
   await app.ready;
   await withServer(app, async (_server, port) => {
     const started = Date.now();
@@ -349,7 +349,7 @@ Deno.test("pythonApp() serves requests side by side on threads", async () => {
 });
 
 Deno.test("pythonApp() calls close() once when the client leaves mid-body", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   const dir = await Deno.makeTempDir();
   const record = `${dir}/close.log`;
   try {
@@ -405,7 +405,7 @@ Deno.test("pythonApp() rejects ready with one line when the app cannot load", as
     ],
   ];
   for (const [spec, message] of cases) {
-    await using app = pythonApp(`${FIXTURES}${spec}`, { python: PYTHON });
+    await using app = pythonApp(`${FIXTURES}${spec}`, PY);
     await assert.rejects(app.ready, (error: Error) => {
       assert.ok(error instanceof PythonLoadError);
       assert.match(error.message, message);
@@ -416,9 +416,7 @@ Deno.test("pythonApp() rejects ready with one line when the app cannot load", as
 });
 
 Deno.test("pythonApp() answers 500 and logs the load error when the app cannot load", async () => {
-  await using app = pythonApp(`${FIXTURES}broken_import.py`, {
-    python: PYTHON,
-  });
+  await using app = pythonApp(`${FIXTURES}broken_import.py`, PY);
   const log = errorLog();
   await withServer(app, async (_server, port) => {
     assert.equal((await get(port, "/")).status, 500);
@@ -447,7 +445,7 @@ Deno.test("pythonApp() refuses a bad spec, pool size or interpreter with the rul
 });
 
 Deno.test("pythonApp() close() answers waiting requests 503 and lets the running one finish", async () => {
-  const app = pythonApp(PLAIN, { python: PYTHON });
+  const app = pythonApp(PLAIN, PY);
   await app.ready;
   await withServer(app, async (_server, port) => {
     const running = get(port, "/sleep?0.5");
@@ -464,7 +462,7 @@ Deno.test("pythonApp() close() answers waiting requests 503 and lets the running
 });
 
 Deno.test("pythonApp() holds the app back while the client does not read", async () => {
-  await using app = pythonApp(PLAIN, { python: PYTHON });
+  await using app = pythonApp(PLAIN, PY);
   const dir = await Deno.makeTempDir();
   const record = `${dir}/close.log`;
   try {

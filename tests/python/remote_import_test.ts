@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { staticFiles } from "../../middleware/static_files.ts";
 import type { App } from "../../mod.ts";
 import { Spawned, withServer } from "../_helpers.ts";
-import { PYTHON } from "../reference/_reference.ts";
+import { PY } from "./_python.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PLAIN = fileURLToPath(
@@ -29,9 +29,7 @@ Deno.test("pythonApp() fetches its runner when imported over HTTP", async () => 
         `${dir}/main.ts`,
         `import { pythonApp } from "http://127.0.0.1:${port}/python.ts";
 import { Client } from "http://127.0.0.1:${port}/testing.ts";
-await using app = pythonApp(${JSON.stringify(PLAIN)}, { python: ${
-          JSON.stringify(PYTHON)
-        } });
+await using app = pythonApp(${JSON.stringify(PLAIN)}, ${JSON.stringify(PY)});
 await app.ready;
 const response = await new Client(app).get("/hello");
 console.log("answer:", JSON.stringify(response.text()));

@@ -37,7 +37,8 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { pythonApp } from "../../python.ts";
 import { dechunk, parseRaw, rawRequest, withServer } from "../_helpers.ts";
-import { PYTHON, reportAgreement, startGunicorn } from "./_reference.ts";
+import { reportAgreement, startGunicorn } from "./_reference.ts";
+import { PY } from "../python/_python.ts";
 
 const FIXTURES = fileURLToPath(new URL("../python/fixtures/", import.meta.url));
 
@@ -241,7 +242,7 @@ async function compare(
     FIXTURES,
     gunicornSpec,
   );
-  await using app = pythonApp(`${FIXTURES}${spec}`, { python: PYTHON });
+  await using app = pythonApp(`${FIXTURES}${spec}`, PY);
   let agreed = 0;
   const differences: string[] = [];
   const listed: string[] = [];
