@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { serve, type ServeOptions } from "../server.ts";
+import { serve, type ServeOptions } from "../_server/serve.ts";
 import { accessLog, GUNICORN_FORMAT } from "../middleware/access_log.ts";
 import type { FromServerWorker, ToServerWorker } from "./server_worker.ts";
 import {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { serve, type ServeOptions, type Server } from "../server.ts";
+import { serve, type ServeOptions, type Server } from "../_server/serve.ts";
 import { type AppSpec, loadApp } from "./load_app.ts";
 import { messageOf } from "../_shared/errors.ts";
 import { type AccessLogFile, withAccessLog } from "./access_log_file.ts";
