@@ -60,7 +60,7 @@ import { internalError, ResponseAborted } from "./_request/exchange.ts";
 import { adapter } from "./_request/adapter.ts";
 import type { RequestHead } from "./_request/request_parts.ts";
 import { REASONS } from "./_shared/status.ts";
-import { encodeNative } from "./_shared/native.ts";
+import { bytesNative, encodeNative, nativeBytes } from "./_shared/native.ts";
 
 /** Options of {@linkcode runCgi}; each defaults to what the host gave the process. */
 export interface CgiOptions {
@@ -294,7 +294,7 @@ async function send(
   }
   const writer = stdout.getWriter();
   try {
-    await writer.write(latin1(cgiHead(response)));
+    await writer.write(nativeBytes(cgiHead(response)));
     if (!head && response.body !== null) {
       for await (const chunk of response.body) await writer.write(chunk);
     }
@@ -321,13 +321,6 @@ function cgiHead(response: Response): string {
   // with ", " as RFC 9110 5.3 allows.
   for (const [name, value] of response.headers) head += `${name}: ${value}\r\n`;
   return head + "\r\n";
-}
-
-/** A native string as bytes, one per character. */
-function latin1(text: string): Uint8Array {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
 }
 
 /** Values of `vars` as native strings: text that is not ASCII as its UTF-8 bytes. */
@@ -373,17 +366,8 @@ function processEnv(): Record<string, string> {
     } catch {
       // Not UTF-8: exactly the variables Deno.env cannot return.
     }
-    const name = latin1String(entry.subarray(0, eq));
-    vars[name] ??= latin1String(entry.subarray(eq + 1));
+    const name = bytesNative(entry.subarray(0, eq));
+    vars[name] ??= bytesNative(entry.subarray(eq + 1));
   }
   return vars;
-}
-
-/** Bytes as a native string. */
-function latin1String(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return out;
 }

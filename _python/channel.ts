@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { bytesNative, nativeBytes } from "../_shared/native.ts";
 
 /** A frame's type byte, as its letter. */
 export type FrameType =
@@ -30,29 +31,13 @@ export interface Frame {
 
 const EMPTY = new Uint8Array(0);
 
-/** A native string as its Latin-1 bytes (every code unit is 0-255). */
-export function latin1Bytes(text: string): Uint8Array {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
-
-/** Latin-1 bytes as a native string. */
-export function latin1Text(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return out;
-}
-
 /** Pairs of native strings as length-prefixed Latin-1 fields. */
 export function encodePairs(pairs: Iterable<[string, string]>): Uint8Array {
   const fields: Uint8Array[] = [];
   let size = 0;
   for (const [name, value] of pairs) {
     for (const text of [name, value]) {
-      const bytes = latin1Bytes(text);
+      const bytes = nativeBytes(text);
       fields.push(bytes);
       size += 4 + bytes.length;
     }
@@ -78,7 +63,7 @@ export function decodePairs(payload: Uint8Array): [string, string][] {
   const items: string[] = [];
   for (let at = 0; at < payload.length;) {
     const length = view.getUint32(at);
-    items.push(latin1Text(payload.subarray(at + 4, at + 4 + length)));
+    items.push(bytesNative(payload.subarray(at + 4, at + 4 + length)));
     at += 4 + length;
   }
   const pairs: [string, string][] = [];

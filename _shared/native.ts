@@ -30,17 +30,9 @@ export function decodeNative(
   native: string,
   options: { fatal?: boolean } = {},
 ): string {
-  const bytes = new Uint8Array(native.length);
-  for (let i = 0; i < native.length; i++) {
-    const code = native.charCodeAt(i);
-    if (code > 0xff) {
-      throw new TypeError(
-        `Cannot decode a native string: the character at index ${i} is above U+00FF`,
-      );
-    }
-    bytes[i] = code;
-  }
-  return (options.fatal ? utf8Strict : utf8).decode(bytes);
+  return (options.fatal ? utf8Strict : utf8).decode(
+    nativeBytes(native, "decode a native string"),
+  );
 }
 
 /**
@@ -60,8 +52,34 @@ export function decodeNative(
  */
 export function encodeNative(text: string): string {
   if (!NON_ASCII.test(text)) return text;
-  const bytes = encoder.encode(text);
+  return bytesNative(encoder.encode(text));
+}
+
+/**
+ * A native string's bytes, one a character. `action` names what fails
+ * (`Cannot <action>: ...`) on a character above U+00FF.
+ */
+export function nativeBytes(
+  native: string,
+  action = "encode a native string",
+): Uint8Array {
+  const bytes = new Uint8Array(native.length);
+  for (let i = 0; i < native.length; i++) {
+    const code = native.charCodeAt(i);
+    if (code > 0xff) {
+      throw new TypeError(
+        `Cannot ${action}: the character at index ${i} is above U+00FF`,
+      );
+    }
+    bytes[i] = code;
+  }
+  return bytes;
+}
+
+/** Bytes as a native string, one character a byte (Latin-1). */
+export function bytesNative(bytes: Uint8Array): string {
   let out = "";
+  // In slices: spreading a large array would overflow the call stack.
   for (let i = 0; i < bytes.length; i += 8192) {
     out += String.fromCharCode(...bytes.subarray(i, i + 8192));
   }
