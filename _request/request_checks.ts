@@ -1,10 +1,10 @@
 /**
  * The checks of a request's head that `Deno.serve` leaves to its handler:
  * the Host header, the request target's authority and fragment, the
- * singleton Content-Type, and transfer codings it does not decode. Every
- * entry that takes a `Request` from `Deno.serve` calls
- * {@linkcode checkRequest} before it builds an environ, so that the environ
- * can read the path by position (see `makeEnviron`).
+ * singleton Content-Type, and transfer codings it does not decode. The one
+ * adapter (`adapter.ts`) calls {@linkcode checkRequest} for every entry
+ * before it builds an environ, so that the environ can read the path by
+ * position (see `makeEnviron`).
  *
  * @module
  */
