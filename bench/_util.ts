@@ -179,6 +179,25 @@ export function cpuSeconds(pid: number | "self"): number {
   return statCpuSeconds(procStat(pid));
 }
 
+/**
+ * User plus system CPU seconds of every process in the group `group`: a
+ * gunicorn master and its workers, or one Deno process with its threads.
+ */
+export function groupCpuSeconds(group: number): number {
+  let seconds = 0;
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let fields: string[];
+    try {
+      fields = procStat(entry.name);
+    } catch {
+      continue; // Exited while we looked.
+    }
+    if (Number(fields[2]) === group) seconds += statCpuSeconds(fields);
+  }
+  return seconds;
+}
+
 /** A process's resident memory, in MiB. */
 export function rssMiB(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);

@@ -34,11 +34,10 @@
  */
 import { fileURLToPath } from "node:url";
 import {
+  groupCpuSeconds,
   loadAverage,
   median,
-  procStat,
   roundsAndDuration,
-  statCpuSeconds,
   type WrkSample,
 } from "./_util.ts";
 import { Output, runBench, spawn, stop, wrk } from "./_children.ts";
@@ -218,25 +217,6 @@ async function requireGunicorn(): Promise<string> {
 interface Sample extends WrkSample {
   /** CPU time of the server's processes per request, in microseconds. */
   cpuPerRequest: number;
-}
-
-/**
- * User plus system CPU seconds of every process in the group `group`: a
- * gunicorn master and its workers, or one Deno process with its threads.
- */
-function groupCpuSeconds(group: number): number {
-  let seconds = 0;
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let fields: string[];
-    try {
-      fields = procStat(entry.name);
-    } catch {
-      continue; // Exited while we looked.
-    }
-    if (Number(fields[2]) === group) seconds += statCpuSeconds(fields);
-  }
-  return seconds;
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,357 @@
+/**
+ * Python WSGI servers side by side:
+ * `deno run -A bench/python.ts [--rounds N] [--duration S]`.
+ *
+ * One Flask app (`apps/flask_bench.py`: hello world at `/`, a Jinja page
+ * at `/page`), imported by Debian's `/usr/bin/python3` under four servers,
+ * each with two Python processes for the 2 cores of the reference machine:
+ *
+ * - `server.ts`: `pythonApp()` behind `serve()` (`apps/python_serve.ts`),
+ *   2 workers of 1 thread;
+ * - gunicorn sync, `-w 2`: one request per process at a time, and a
+ *   connection closed after each response;
+ * - gunicorn gthread, `-w 2 --threads 4`;
+ * - uWSGI, `--processes 2 --master` on an `--http-socket`.
+ *
+ * Each server runs in a process group of its own, so the CPU column counts
+ * the Python workers too; every one is stopped on every exit path, Ctrl-C
+ * included. Rounds are interleaved: in each round every server in turn
+ * takes both pages under `wrk -t1 -c50` (keep-alive, as wrk does by
+ * default), and each ratio is taken within the round, then the median
+ * over rounds. It installs nothing: gunicorn, uWSGI with its python3
+ * plugin, Flask and wrk must be there (Debian: `apt-get install -y gunicorn
+ * uwsgi-core uwsgi-plugin-python3 python3-flask wrk`).
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import {
+  freePort,
+  groupCpuSeconds,
+  loadAverage,
+  median,
+  roundsAndDuration,
+  type WrkSample,
+} from "./_util.ts";
+import { Output, runBench, spawn, stop, wrk } from "./_children.ts";
+
+const PYTHON = "/usr/bin/python3";
+const APPS = fileURLToPath(new URL("./apps/", import.meta.url));
+const CONNECTIONS = 50;
+const WARMUP_SECONDS = 1;
+
+interface Server {
+  name: string;
+  label: string;
+  /** The command, given the port to bind (0 where the server prints it). */
+  command(port: number): [string, string[]];
+}
+
+const GUNICORN = (port: number) => [
+  "-m",
+  "gunicorn",
+  "--chdir",
+  APPS,
+  "--bind",
+  `127.0.0.1:${port}`,
+  "--worker-tmp-dir",
+  "/dev/shm",
+  "--graceful-timeout",
+  "2",
+  "--workers",
+  "2",
+];
+
+/** The name of our row, the numerator of every ratio. */
+const OURS = "server.ts";
+
+const SERVERS: Server[] = [
+  {
+    name: OURS,
+    label: "`apps/python_serve.ts`: `pythonApp()`, 2 workers x 1 thread",
+    command: () => [Deno.execPath(), [
+      "run",
+      "-A",
+      `${APPS}python_serve.ts`,
+      `${APPS}flask_bench.py:app`,
+      "2",
+      "1",
+    ]],
+  },
+  {
+    name: "gunicorn sync",
+    label: "gunicorn 20.1 `-w 2`, sync worker",
+    command: (port) => [PYTHON, [...GUNICORN(port), "flask_bench:app"]],
+  },
+  {
+    name: "gunicorn gthread",
+    label: "gunicorn 20.1 `-w 2 --threads 4`",
+    command: (port) => [PYTHON, [
+      ...GUNICORN(port),
+      "--threads",
+      "4",
+      "flask_bench:app",
+    ]],
+  },
+  {
+    name: "uWSGI",
+    label: "uWSGI `--processes 2 --master`, `--http-socket`",
+    command: (port) => ["uwsgi", [
+      "--plugin",
+      "python3",
+      "--http-socket",
+      `127.0.0.1:${port}`,
+      "--chdir",
+      APPS,
+      "--wsgi-file",
+      `${APPS}flask_bench.py`,
+      "--callable",
+      "app",
+      "--processes",
+      "2",
+      "--master",
+      "--disable-logging",
+      "--die-on-term",
+    ]],
+  },
+];
+
+/** The two pages, each with what its first answer must hold. */
+const PAGES = [
+  { name: "Flask hello", path: "/", type: "text/plain", body: "Hello, World!" },
+  {
+    name: "Jinja page",
+    path: "/page",
+    type: "text/html; charset=utf-8",
+    body: "<h1>Price list</h1>",
+  },
+];
+
+interface Running {
+  child: Deno.ChildProcess;
+  origin: string;
+  /** The Connection header of its first answer: "close" or "keep-alive". */
+  connection: string;
+}
+
+/**
+ * Starts a server on a free port and checks one answer per page, so that a
+ * broken server fails the run instead of benching fast errors.
+ */
+async function start(server: Server): Promise<Running> {
+  const port = freePort();
+  const [command, args] = server.command(port);
+  const child = spawn(command, args);
+  const output = new Output(child);
+  try {
+    let origin = `http://127.0.0.1:${port}`;
+    if (server.name === OURS) {
+      [origin] = await output.waitFor(/http:\/\/127\.0\.0\.1:\d+/, 30_000);
+    } else {
+      await output.waitFor(
+        /Listening at|spawned uWSGI worker 2|WSGI app 0 .* ready/,
+        30_000,
+      );
+    }
+    let connection = "";
+    for (const page of PAGES) {
+      const response = await answer(`${origin}${page.path}`);
+      const body = await response.text();
+      const type = response.headers.get("content-type");
+      if (
+        response.status !== 200 || type !== page.type ||
+        !body.includes(page.body)
+      ) {
+        throw new Error(
+          `${page.path}: expected 200 ${page.type} with ${page.body}, got ` +
+            `${response.status} ${type} ${JSON.stringify(body.slice(0, 100))}`,
+        );
+      }
+      connection = response.headers.get("connection") ?? "keep-alive";
+    }
+    return { child, origin, connection };
+  } catch (error) {
+    await stop(child);
+    throw new Error(
+      `${server.name}: ${(error as Error).message}; its output:\n` +
+        output.text,
+    );
+  }
+}
+
+/** The first answer: the workers may still be importing Flask. */
+async function answer(url: string): Promise<Response> {
+  const deadline = Date.now() + 30_000;
+  while (true) {
+    try {
+      return await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+interface Sample extends WrkSample {
+  /** CPU time of the server's processes per request, in microseconds. */
+  cpuPerRequest: number;
+}
+
+/** `results[page][round][server]`. */
+type Results = Record<string, Sample>[][];
+
+function table(page: number, results: Results): string {
+  const rounds = results[page];
+  const ours = rounds.map((round) => round[OURS].rps);
+  const lines = [
+    "| Server | What | req/s | p99 | CPU/req | server.ts ÷ this | per round |",
+    "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const server of SERVERS) {
+    const runs = rounds.map((round) => round[server.name]);
+    const ratios = runs.map((run, i) => ours[i] / run.rps);
+    const isOurs = server.name === OURS;
+    lines.push(
+      `| ${server.name} | ${server.label} | ${
+        Math.round(median(runs.map((r) => r.rps)))
+      } | ${median(runs.map((r) => r.p99)).toFixed(2)} ms | ${
+        median(runs.map((r) => r.cpuPerRequest)).toFixed(0)
+      } µs | ${isOurs ? "1.00" : median(ratios).toFixed(2)} | ${
+        isOurs ? "" : ratios.map((r) => r.toFixed(2)).join(", ")
+      } |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** One line per page: server.ts against each of the others. */
+function verdict(page: number, results: Results): string {
+  const rounds = results[page];
+  const parts = SERVERS.filter((s) => s.name !== OURS).map((s) => {
+    const ratios = rounds.map((round) => round[OURS].rps / round[s.name].rps);
+    const ahead = ratios.filter((r) => r > 1).length;
+    return `${
+      median(ratios).toFixed(2)
+    }x ${s.name} (ahead in ${ahead} of ${ratios.length} rounds)`;
+  });
+  return `${PAGES[page].name}: server.ts ran at ${parts.join(", ")}.`;
+}
+
+async function versions(): Promise<string> {
+  const run = async (command: string, args: string[]) => {
+    try {
+      const { stdout, stderr } = await new Deno.Command(command, { args })
+        .output();
+      return new TextDecoder().decode(stdout.length ? stdout : stderr).trim();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new Error(
+        `Cannot run the Python bench: ${command} is not installed. Install ` +
+          "it (Debian: apt-get install -y gunicorn uwsgi-core " +
+          "uwsgi-plugin-python3 python3-flask) and run again",
+      );
+    }
+  };
+  const python = await run(PYTHON, [
+    "-c",
+    "import sys, flask, jinja2, gunicorn; print(sys.version.split()[0], " +
+    "'Flask', flask.__version__, 'Jinja2', jinja2.__version__, " +
+    "'gunicorn', gunicorn.__version__)",
+  ]);
+  return `Python ${python}, uWSGI ${await run("uwsgi", ["--version"])}`;
+}
+
+async function main(args: string[]): Promise<void> {
+  const { rounds, duration } = roundsAndDuration(args);
+  const software = await versions();
+  const loadBefore = loadAverage();
+  console.log(
+    `${SERVERS.length} servers x ${PAGES.length} pages x ${rounds} round(s); ` +
+      `wrk -t1 -c${CONNECTIONS} -d${duration}s after ${WARMUP_SECONDS} s of ` +
+      `warm-up; about ${
+        Math.ceil(
+          SERVERS.length * rounds *
+            (PAGES.length * (duration + WARMUP_SECONDS) + 3) / 60,
+        )
+      } min`,
+  );
+
+  const results: Results = PAGES.map(() => []);
+  const connection: Record<string, string> = {};
+  for (let round = 1; round <= rounds; round++) {
+    PAGES.forEach((_, p) => results[p].push({}));
+    for (const server of SERVERS) {
+      const running = await start(server);
+      connection[server.name] = running.connection;
+      try {
+        for (const [p, page] of PAGES.entries()) {
+          const url = `${running.origin}${page.path}`;
+          await wrk(url, WARMUP_SECONDS, CONNECTIONS);
+          const cpuBefore = groupCpuSeconds(running.child.pid);
+          const sample = await wrk(url, duration, CONNECTIONS);
+          const cpu = groupCpuSeconds(running.child.pid) - cpuBefore;
+          results[p][round - 1][server.name] = {
+            ...sample,
+            cpuPerRequest: cpu / sample.requests * 1e6,
+          };
+          console.log(
+            `round ${round}/${rounds}  ${page.name.padEnd(11)}  ${
+              server.name.padEnd(16)
+            } ${sample.rps.toFixed(0).padStart(7)} req/s  p99 ${
+              sample.p99.toFixed(2)
+            } ms` + (sample.errors ? `  (${sample.errors})` : ""),
+          );
+        }
+      } finally {
+        await stop(running.child);
+      }
+    }
+  }
+
+  const report = [
+    `- Date: ${new Date().toISOString()}`,
+    `- Machine: ${navigator.hardwareConcurrency} cores, ${Deno.build.target}; ` +
+    `Deno ${Deno.version.deno}; ${software}`,
+    `- Command: \`${
+      ["deno", "run", "-A", "bench/python.ts", ...args].join(" ")
+    }\``,
+    `- Load: wrk -t1 -c${CONNECTIONS} -d${duration}s --latency after a ` +
+    `${WARMUP_SECONDS} s warm-up, ${rounds} interleaved round(s)`,
+    `- Load average (1, 5, 15 min) before and after: ${loadBefore}; ` +
+    loadAverage(),
+    `- Connection header of each server's answer: ${
+      SERVERS.map((s) => `${s.name} ${connection[s.name]}`).join(", ")
+    }`,
+  ];
+  for (const [p, page] of PAGES.entries()) {
+    report.push(
+      "",
+      `#### ${page.name} (\`${page.path}\`)`,
+      "",
+      table(p, results),
+      "",
+      verdict(p, results),
+    );
+  }
+  const notes: string[] = [];
+  for (const [p, page] of PAGES.entries()) {
+    results[p].forEach((round, i) => {
+      for (const [name, sample] of Object.entries(round)) {
+        if (sample.errors) {
+          notes.push(`${page.name}, ${name}, round ${i + 1}: ${sample.errors}`);
+        }
+      }
+    });
+  }
+  report.push(
+    "",
+    notes.length === 0
+      ? "wrk reported no socket errors and no non-2xx responses."
+      : ["wrk reported:", ...notes.map((n) => `- ${n}`)].join("\n"),
+  );
+  console.log(`\n${report.join("\n")}`);
+}
+
+if (import.meta.main) {
+  await runBench(() => main(Deno.args));
+}
