@@ -164,6 +164,70 @@ export function parseLimits(
 }
 
 /**
+ * The flags of a Python app (`APP_MODULE` ending in `.py`), which server.ts
+ * and dev.ts both take: `--python`, `--pythonpath` (repeatable),
+ * `--threads`. `--workers` is each CLI's own.
+ */
+export const PYTHON_FLAGS: FlagSpec[] = [
+  { name: "python", kind: "string" },
+  { name: "pythonpath", kind: "string", repeat: true },
+  { name: "threads", kind: "string" },
+];
+
+/** What {@linkcode PYTHON_FLAGS} give, as `pythonApp()`'s options. */
+export interface PythonFlags {
+  python?: string;
+  pythonPath?: string[];
+  threads?: number;
+}
+
+/**
+ * Reads {@linkcode PYTHON_FLAGS} from parsed `flags`; throws
+ * {@linkcode UsageError} when they are given for an app that is not a
+ * Python file, where they would silently do nothing.
+ */
+export function parsePythonFlags(
+  flags: ParsedArgs["flags"],
+  isPython: boolean,
+): PythonFlags {
+  const given = PYTHON_FLAGS.map((spec) => spec.name).filter((name) =>
+    flags[name] !== undefined
+  );
+  if (!isPython) {
+    if (given.length > 0) {
+      throw new UsageError(
+        `--${
+          given[0]
+        } is for a Python app: name a file ending in .py as APP_MODULE`,
+      );
+    }
+    return {};
+  }
+  const out: PythonFlags = {};
+  if (flags.python !== undefined) {
+    if (flags.python === "") throw new UsageError("--python is empty");
+    out.python = flags.python as string;
+  }
+  if (flags.pythonpath !== undefined) {
+    out.pythonPath = flags.pythonpath as string[];
+  }
+  if (flags.threads !== undefined) {
+    out.threads = parseCount(flags.threads as string, "--threads");
+  }
+  return out;
+}
+
+/** Parses a count: a whole number from 1. */
+export function parseCount(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) {
+    throw new UsageError(
+      `${flag} must be a whole number from 1, got "${text}"`,
+    );
+  }
+  return Number(text);
+}
+
+/**
  * Where a CLI was told to listen, each part in the user's own words, so
  * that an error can say what to change.
  */

@@ -28,7 +28,18 @@ export const SPEC_HELP =
 (${schemeList}). NAME is the export to serve;
 without it the first of ${defaultList} is taken.
 NAME() calls the export, an app factory, and serves what it returns; quote
-it for the shell: 'app.ts:create()'.`;
+it for the shell: 'app.ts:create()'.
+An APP_MODULE ending in .py is a Python WSGI app, run in CPython worker
+processes; NAME is its callable, by default "application", then "app"
+(a Django project: mysite/wsgi.py).`;
+
+/**
+ * Whether `spec` names a Python file (`app.py`, `app.py:callable`), which
+ * `pythonApp()` serves, rather than a module to import.
+ */
+export function isPythonSpec(spec: string): boolean {
+  return /^.+\.py(:[^/]*)?$/.test(spec);
+}
 
 /** A module path and the export to take from it. */
 export interface AppSpec {

@@ -12,12 +12,27 @@ import {
   ListenError,
   listenFailure,
   parseArgs,
+  parseCount,
   parseLimits,
   parsePort,
+  parsePythonFlags,
   parseSeconds,
+  PYTHON_FLAGS,
   UsageError,
 } from "./args.ts";
-import { type AppSpec, loadApp, parseAppSpec, SPEC_HELP } from "./load_app.ts";
+import {
+  type AppSpec,
+  isPythonSpec,
+  loadApp,
+  parseAppSpec,
+  SPEC_HELP,
+} from "./load_app.ts";
+import type { App } from "../_contract/types.ts";
+import {
+  pythonApp,
+  type PythonAppOptions,
+  PythonLoadError,
+} from "../python.ts";
 import { type AccessLogFile, withAccessLog } from "./access_log_file.ts";
 import { listenUrl } from "../_shared/host.ts";
 import { messageOf } from "../_shared/errors.ts";
@@ -40,7 +55,8 @@ Options:
       --request-timeout SECONDS
                         503 for a response not started in time (default: none)
   -w, --workers N       Isolates serving the app, or auto for one per core
-                        (default 1; more needs deno run --unstable-net)
+                        (default 1; more needs deno run --unstable-net);
+                        for a Python app, its CPython processes instead
       --graceful-timeout SECONDS
                         On SIGTERM or SIGINT, how long requests in flight
                         may take before the server exits anyway (default 30)
@@ -53,10 +69,19 @@ Options:
                         Path prefix the app is mounted at ($SCRIPT_NAME)
   -h, --help            Show this help and exit
 
+Python apps (APP_MODULE ending in .py):
+      --python PATH     The interpreter (default python3 on PATH), such as
+                        a virtualenv's .venv/bin/python
+      --pythonpath DIR  A folder to add to sys.path after the app's own;
+                        repeat it for more
+      --threads N       Threads per Python process, each serving one
+                        request at a time (default 1)
+
 Examples (in a checkout of the repository):
   deno run -A server.ts examples/simple_app.ts
   deno run -A server.ts --port 9000 examples/router.ts:hello
   deno run -A server.ts --access-logfile - 'examples/stack.ts:createApp()'
+  deno run -A server.ts --workers 2 examples/hello.py
 `;
 
 /** What the CLI settles on from its arguments and the environment. */
@@ -67,8 +92,10 @@ export interface CliConfig {
   options: ServeOptions;
   /** Where it listens, as the arguments said, for a failure to name. */
   listen: ListenArgs;
-  /** Isolates serving the app. */
+  /** Isolates serving the app (1 for a Python app). */
   workers: number;
+  /** A Python app: its spec and pythonApp() options, then `spec` is unused. */
+  python?: { spec: string; options: PythonAppOptions };
   /** How long requests in flight may take after a signal, in ms. */
   drainMs: number;
   /** Where the access log goes (`-` for stdout) and its format. */
@@ -91,6 +118,7 @@ export function parseServerArgs(
     { name: "cert", kind: "string" },
     { name: "key", kind: "string" },
     ...LIMIT_FLAGS,
+    ...PYTHON_FLAGS,
     { name: "workers", short: "w", kind: "string" },
     { name: "graceful-timeout", kind: "string" },
     { name: "access-logfile", kind: "string" },
@@ -172,17 +200,50 @@ export function parseServerArgs(
     options.key = readPem(key, "--key");
   }
   Object.assign(options, parseLimits(flags, env));
+  const isPython = isPythonSpec(positionals[0]);
+  const pythonFlags = parsePythonFlags(flags, isPython);
   const workers = parseWorkers(flags.workers as string | undefined);
+  if (isPython) {
+    // One isolate serves; the Python processes are the pool's.
+    return {
+      spec: { module: positionals[0], call: false },
+      python: {
+        spec: positionals[0],
+        options: { ...pythonFlags, workers },
+      },
+      options,
+      listen,
+      workers: 1,
+      drainMs: drainMs(flags),
+      accessLog: accessLogOf(flags),
+    };
+  }
   if (workers > 1 && options.path !== undefined) {
     throw new UsageError(
       "--workers shares a TCP port between isolates; a unix socket has one " +
         "listener: run one server per socket instead",
     );
   }
-  const drainMs = flags["graceful-timeout"] === undefined
+  return {
+    spec: parseAppSpec(positionals[0]),
+    options,
+    listen,
+    workers,
+    drainMs: drainMs(flags),
+    accessLog: accessLogOf(flags),
+  };
+}
+
+function drainMs(flags: Record<string, unknown>): number {
+  return flags["graceful-timeout"] === undefined
     ? 30_000
     : parseSeconds(flags["graceful-timeout"] as string, "--graceful-timeout") *
       1000;
+}
+
+function accessLogOf(
+  flags: Record<string, unknown>,
+): CliConfig["accessLog"] {
   const logFile = flags["access-logfile"] as string | undefined;
   const logFormat = flags["access-logformat"] as string | undefined;
   if (logFormat !== undefined && logFile === undefined) {
@@ -199,14 +260,7 @@ export function parseServerArgs(
       throw new UsageError(`--access-logformat: ${messageOf(error)}`);
     }
   }
-  return {
-    spec: parseAppSpec(positionals[0]),
-    options,
-    listen,
-    workers,
-    drainMs,
-    accessLog: log,
-  };
+  return log;
 }
 
 /** How the arguments and `$PORT` named the TCP address, in their words. */
@@ -236,12 +290,7 @@ function tcpListenArgs(
 function parseWorkers(text: string | undefined): number {
   if (text === undefined) return 1;
   if (text === "auto") return navigator.hardwareConcurrency;
-  if (!/^\d+$/.test(text) || Number(text) < 1) {
-    throw new UsageError(
-      `--workers must be a whole number from 1, or auto, got "${text}"`,
-    );
-  }
-  return Number(text);
+  return parseCount(text, "--workers");
 }
 
 function readPem(path: string, flag: string): string {
@@ -279,6 +328,12 @@ export async function main(args: string[]): Promise<number> {
       ? await startWorkers(config)
       : await startHere(config);
   } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(
+        `server.ts: error: ${error.message}\nRun with --help for usage.`,
+      );
+      return 2;
+    }
     const line = error instanceof ListenError
       ? listenFailure(error.cause, config.listen)
       : messageOf(error);
@@ -297,12 +352,56 @@ interface Running {
 }
 
 async function startHere(config: CliConfig): Promise<Running> {
+  if (config.python !== undefined) return await startPython(config);
   const app = withAccessLog(await loadApp(config.spec), config.accessLog);
+  return listen(app, config);
+}
+
+function listen(app: App, config: CliConfig): Running {
   try {
     return serve(app, config.options);
   } catch (error) {
     throw new ListenError(`Cannot listen: ${messageOf(error)}`, error);
   }
+}
+
+/**
+ * Serves a Python app once every worker imported it, so that a load error
+ * is one line and exit 1 before anything listens. A drain ends with the
+ * pool's: requests in flight finish, then the Python processes exit.
+ */
+async function startPython(config: CliConfig): Promise<Running> {
+  const { spec, options } = config.python!;
+  let app;
+  try {
+    app = pythonApp(spec, options);
+  } catch (error) {
+    throw new UsageError(messageOf(error));
+  }
+  let server: Running;
+  try {
+    await app.ready.catch((error) => {
+      // The pool names its option; here the fix is the flag.
+      throw error instanceof PythonLoadError &&
+          error.message.startsWith("Cannot start the Python interpreter")
+        ? new Error(
+          error.message.replace(/; [^;]*$/, "; name one with --python"),
+        )
+        : error;
+    });
+    server = listen(withAccessLog(app, config.accessLog), config);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  const finished = server.finished.then(() => app.close());
+  return {
+    finished,
+    async shutdown() {
+      await server.shutdown();
+      await finished;
+    },
+  };
 }
 
 /**
