@@ -46,6 +46,7 @@ import {
 } from "./_dev/debugger/pin_guard.ts";
 import { consolePage } from "./_dev/debugger/pages.ts";
 import { ModuleWatcher } from "./_dev/watcher.ts";
+import { isPythonSpec } from "./_dev/python_generation.ts";
 import { LiveReload } from "./_dev/live_reload.ts";
 
 /** Options of {@linkcode runDev}. */
@@ -112,6 +113,27 @@ export interface DevOptions {
    * @default {""}
    */
   scriptName?: string;
+  /**
+   * For a `.py` app: the interpreter, a name on PATH or a path (a
+   * virtualenv's `python`).
+   *
+   * @default {"python3"}
+   */
+  python?: string;
+  /** For a `.py` app: folders on `sys.path` after the app's own. */
+  pythonPath?: string[];
+  /**
+   * For a `.py` app: Python worker processes of each generation.
+   *
+   * @default {1}
+   */
+  workers?: number;
+  /**
+   * For a `.py` app: threads per Python worker.
+   *
+   * @default {1}
+   */
+  threads?: number;
   /** Where the terminal lines go. By default, stdout. */
   log?: (line: string) => void;
   /** Called once the server listens. */
@@ -198,6 +220,12 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     { pages, console: consoleOn, trusted },
     (request, text) => log(`${paint(31, "error")} in ${request}: ${text}`),
     limits,
+    {
+      python: options.python ?? "python3",
+      pythonPath: options.pythonPath ?? [],
+      workers: options.workers ?? 1,
+      threads: options.threads ?? 1,
+    },
   );
   const debuggerConsole = consoleOn
     ? new DebuggerConsole({
@@ -251,6 +279,10 @@ export async function runDev(options: DevOptions): Promise<DevServer> {
     extraPaths: options.watch,
     ignore: options.ignore,
     onChange: schedule,
+    // A Python app's files are those its last import reached.
+    graph: isPythonSpec(spec)
+      ? (entry) => Promise.resolve([entry, ...supervisor.pythonFiles])
+      : undefined,
   });
   await reload([]);
   // Watching before serving, so that no save after the start is missed.
@@ -359,15 +391,32 @@ Options:
                         503 for a response not started in time (default: none)
       --script-name PREFIX
                         Path prefix the app is mounted at ($SCRIPT_NAME)
+      --python PATH     Interpreter for an APP_MODULE.py (default python3)
+      --pythonpath DIR  Also on sys.path for a .py app (repeatable)
+      --workers N       Python processes of a .py app (default 1)
+      --threads N       Threads per Python process (default 1)
   -h, --help            Show this help and exit
 
 The console's PIN is printed at start; WSGI_DEV_PIN sets it instead.
+APP_MODULE may be a Python file, app.py[:callable] (default application,
+then app): each reload starts a new pool of Python processes.
 
 Examples (in a checkout of the repository):
   deno run -A dev.ts examples/router.ts
   deno run -A dev.ts --port 9000 examples/router.ts:hello
   deno run -A dev.ts --watch examples/static 'examples/stack.ts:createApp()'
 `;
+
+/** A `--workers` or `--threads` value: a whole number of 1 or more. */
+function count(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9]\d*$/.test(value)) {
+    throw new UsageError(
+      `${flag} must be a whole number of 1 or more, got "${value}"`,
+    );
+  }
+  return Number(value);
+}
 
 async function main(args: string[]): Promise<number> {
   let options: DevOptions;
@@ -382,6 +431,10 @@ async function main(args: string[]): Promise<number> {
       { name: "no-debugger", kind: "boolean" },
       { name: "trust-host", kind: "string", repeat: true },
       { name: "expose-console", kind: "boolean" },
+      { name: "python", kind: "string" },
+      { name: "pythonpath", kind: "string", repeat: true },
+      { name: "workers", kind: "string" },
+      { name: "threads", kind: "string" },
       ...LIMIT_FLAGS,
       { name: "help", short: "h", kind: "boolean" },
     ]);
@@ -407,6 +460,10 @@ async function main(args: string[]): Promise<number> {
       trustHosts: flags["trust-host"] as string[] | undefined,
       exposeConsole: flags["expose-console"] === true,
       pin: Deno.env.get("WSGI_DEV_PIN") || undefined,
+      python: flags.python as string | undefined,
+      pythonPath: flags.pythonpath as string[] | undefined,
+      workers: count(flags.workers as string | undefined, "--workers"),
+      threads: count(flags.threads as string | undefined, "--threads"),
       ignore: (flags.ignore as string[] | undefined)?.map((source) => {
         try {
           return new RegExp(source);

@@ -22,6 +22,13 @@ import { escapeHtml } from "./debugger/pages.ts";
 import { stripAnsi } from "../_shared/errors.ts";
 import { checkRequest } from "../_request/request_checks.ts";
 import { DEBUGGER_PATH, type DebuggerConsole } from "./debugger/pin_guard.ts";
+import { tracked } from "./tracked_body.ts";
+import {
+  isPythonSpec,
+  PythonGeneration,
+  type PythonLoadFailure,
+  type PythonSettings,
+} from "./python_generation.ts";
 import {
   EVENTS_PATH,
   type LiveReload,
@@ -214,41 +221,6 @@ export class Generation {
   }
 }
 
-/** `body`, calling `done` once when it ends, fails or is cancelled. */
-function tracked(
-  body: ReadableStream<Uint8Array>,
-  done: () => void,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let finished = false;
-  const finish = () => {
-    if (!finished) {
-      finished = true;
-      done();
-    }
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { value, done: end } = await reader.read();
-        if (end) {
-          finish();
-          controller.close();
-        } else {
-          controller.enqueue(value);
-        }
-      } catch (error) {
-        finish();
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      finish();
-      return reader.cancel(reason);
-    },
-  });
-}
-
 /** A failure known only by its message. */
 function plainFailure(message: string): LoadFailure {
   const text =
@@ -308,7 +280,10 @@ export class Supervisor {
   #spec: AppSpec;
   #debug: DebugSettings;
   #limits: ServerLimits;
-  #current: Generation | LoadFailure | undefined;
+  #python: PythonSettings;
+  #current: Generation | PythonGeneration | LoadFailure | undefined;
+  /** The app's own Python files, as the last load of a Python app found them. */
+  #pythonFiles: string[] = [];
   #generation = 0;
   #address: { name: string; port: string } | undefined;
   #listener: Deno.HttpServer<Deno.NetAddr> | undefined;
@@ -317,7 +292,8 @@ export class Supervisor {
   /**
    * `debug` says how each generation shows an exception in the app;
    * `onTraceback` gets each exception's request line and traceback;
-   * `limits` are what production applies to each request.
+   * `limits` are what production applies to each request; `python` says
+   * how a `.py` app's pools run.
    */
   constructor(
     spec: AppSpec,
@@ -325,7 +301,14 @@ export class Supervisor {
     onTraceback: (request: string, text: string) => void = (request, text) =>
       console.error(`${request}: ${text}`),
     limits: ServerLimits = {},
+    python: PythonSettings = {
+      python: "python3",
+      pythonPath: [],
+      workers: 1,
+      threads: 1,
+    },
   ) {
+    this.#python = python;
     this.#spec = spec;
     this.#debug = debug;
     this.#limits = limits;
@@ -340,18 +323,44 @@ export class Supervisor {
    */
   async reload(): Promise<{ ms: number; failure?: LoadFailure }> {
     const start = performance.now();
-    const next = await Generation.load(
-      this.#spec,
-      ++this.#generation,
-      this.#debug,
-      this.#limits,
-      this.#onTraceback,
-    );
+    const next = isPythonSpec(this.#spec)
+      ? await this.#loadPython()
+      : await Generation.load(
+        this.#spec,
+        ++this.#generation,
+        this.#debug,
+        this.#limits,
+        this.#onTraceback,
+      );
     const previous = this.#current;
     this.#current = next;
-    if (previous instanceof Generation) void previous.retire();
+    if (running(previous)) void previous.retire();
     const ms = performance.now() - start;
-    return next instanceof Generation ? { ms } : { ms, failure: next };
+    return running(next) ? { ms } : { ms, failure: next };
+  }
+
+  async #loadPython(): Promise<PythonGeneration | LoadFailure> {
+    const next: PythonGeneration | PythonLoadFailure = await PythonGeneration
+      .load(
+        this.#spec,
+        this.#python,
+        this.#debug,
+        this.#limits,
+        this.#onTraceback,
+      );
+    // A failed import keeps what was watched: the file to fix is among it.
+    this.#pythonFiles = next instanceof PythonGeneration
+      ? next.files
+      : [...new Set([...this.#pythonFiles, ...next.files])];
+    return next;
+  }
+
+  /**
+   * The Python files the app's last import reached in its own folders
+   * (empty for a TypeScript app): what the watcher watches.
+   */
+  get pythonFiles(): string[] {
+    return this.#pythonFiles;
   }
 
   /**
@@ -409,6 +418,10 @@ export class Supervisor {
       return checkRequest(request, info) ??
         current.handle(request, info, this.#address);
     }
+    // The adapter in front of the pool makes the request's checks.
+    if (current instanceof PythonGeneration) {
+      return current.handle(request, info);
+    }
     return failurePage(
       current ?? plainFailure("The app has not loaded yet"),
       request,
@@ -421,7 +434,7 @@ export class Supervisor {
     error: string | undefined,
   ): Promise<{ ok: boolean; output: string }> {
     const current = this.#current;
-    if (current instanceof Generation) return current.evaluate(source, error);
+    if (running(current)) return current.evaluate(source, error);
     return Promise.resolve({
       ok: false,
       output: "The app has not loaded: there is nothing to evaluate in. " +
@@ -437,6 +450,13 @@ export class Supervisor {
     await this.#listener?.shutdown();
     const current = this.#current;
     this.#current = undefined;
-    if (current instanceof Generation) await current.retire();
+    if (running(current)) await current.retire();
   }
+}
+
+/** Whether `current` is a generation that loaded, rather than a failure. */
+function running(
+  current: Generation | PythonGeneration | LoadFailure | undefined,
+): current is Generation | PythonGeneration {
+  return current instanceof Generation || current instanceof PythonGeneration;
 }

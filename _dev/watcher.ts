@@ -38,6 +38,12 @@ export interface WatcherOptions {
   debounceMs?: number;
   /** Called once per burst of changes, with the paths that changed. */
   onChange: (paths: string[]) => void;
+  /**
+   * The app's files, absolute paths, asked at each refresh. By default
+   * {@linkcode localModuleGraph}; a Python app's come from what its import
+   * loaded.
+   */
+  graph?: (entry: string) => Promise<string[]>;
 }
 
 /**
@@ -135,7 +141,9 @@ export class ModuleWatcher {
   }
 
   async #refreshOnce(): Promise<void> {
-    const files = await localModuleGraph(this.#entry);
+    const files = await (this.#options.graph ?? localModuleGraph)(
+      this.#entry,
+    );
     if (this.#closed) return;
     const next = new Set(files);
     const directories = new Set(files.map((file) => dirname(file)));

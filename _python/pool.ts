@@ -20,6 +20,12 @@ export interface PoolConfig {
   env: Record<string, string>;
   /** A folder of the pool's own, for the sockets; removed by close(). */
   dir: string;
+  /**
+   * Where each worker writes the files of its `sys.modules` once the app
+   * has imported (or failed to), as a JSON list: the dev server watches
+   * the app's own among them.
+   */
+  modulesFile?: string;
 }
 
 /** The app did not load: the Python error's last line, and its traceback. */
@@ -245,6 +251,7 @@ export class Pool {
           path: config.pythonPath,
           threads: config.threads,
           multiprocess: config.workers > 1,
+          modules: config.modulesFile ?? null,
         }),
       ],
       env: config.env,

@@ -370,6 +370,18 @@ def connect(path):
     return Channel(sock)
 
 
+def write_modules(path):
+    """The files of sys.modules, for the dev server's watcher: what the app
+    imported decides what is watched (the Deno side keeps the app's own)."""
+    files = sorted({
+        os.path.abspath(module.__file__)
+        for module in list(sys.modules.values())
+        if isinstance(getattr(module, "__file__", None), str)
+    })
+    with open(path, "w") as out:
+        json.dump(files, out)
+
+
 def main():
     config = json.loads(sys.argv[1])
     try:
@@ -379,8 +391,12 @@ def main():
             "message": load_error(config, error),
             "traceback": traceback.format_exc(),
         }
+        if config.get("modules"):
+            write_modules(config["modules"])
         connect(config["socket"]).send(b"L", json.dumps(report).encode())
         sys.exit(1)
+    if config.get("modules"):
+        write_modules(config["modules"])
     base = {
         "wsgi.version": (1, 0),
         "wsgi.multithread": config["threads"] > 1,

@@ -5,7 +5,13 @@
  * @module
  */
 import type { Environ } from "../../_contract/types.ts";
-import { type Frame, framesOf, headline, tracebackText } from "./traceback.ts";
+import {
+  type Frame,
+  framesOf,
+  headline,
+  place,
+  tracebackText,
+} from "./traceback.ts";
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -21,7 +27,7 @@ export function escapeHtml(text: string): string {
 }
 
 function frameHtml(frame: Frame): string {
-  const where = `${escapeHtml(frame.url)}:${frame.line}:${frame.column}`;
+  const where = escapeHtml(place(frame));
   // Each line ends in its own newline, so that the highlighted one, a
   // block, is not followed by an empty line.
   // Numbers padded to one width, so that the lines' indents line up.

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { stripAnsi } from "../../_shared/errors.ts";
 import { insideFunction } from "./scope.ts";
 
@@ -85,12 +85,57 @@ class Sources {
 // an app's message quotes elsewhere is not one.
 const PLACE = /at (file:\/\/\S+?):(\d+):(\d+)$/;
 
+// A Python traceback's frame line; a SyntaxError's own place has no
+// function.
+const PYTHON_FRAME = /^ {2}File "(.+)", line (\d+)(?:, in (.+))?$/;
+const PYTHON_TRACEBACK = "Traceback (most recent call last):";
+
+function pythonKind(path: string): FrameKind {
+  if (path.startsWith("<")) return "runtime";
+  if (/\/(site|dist)-packages\//.test(path)) return "library";
+  // The runner, which the pool copies into its own folder.
+  if (/\/wsgi-python-[^/]+\/runner\.py$/.test(path)) return "library";
+  return /\/lib\/python3(\.\d+)?\//.test(path) ? "runtime" : "app";
+}
+
+/**
+ * The frames of a Python traceback (what `traceback.format_exc()` writes),
+ * most recent first as for a JavaScript stack. With chained exceptions, the
+ * frames are the last exception's, the one that reached the server.
+ */
+export function pythonFrames(text: string): Frame[] {
+  const last = text.lastIndexOf(PYTHON_TRACEBACK);
+  const sources = new Sources();
+  const frames: Frame[] = [];
+  for (const line of text.slice(Math.max(0, last)).split("\n")) {
+    const match = PYTHON_FRAME.exec(line);
+    if (match === null) continue;
+    const [, path, number, fn] = match;
+    const url = path.startsWith("/") ? pathToFileURL(path).href : path;
+    frames.unshift({
+      fn: fn ?? "<module>",
+      url,
+      line: Number(number),
+      column: 0,
+      kind: pythonKind(path),
+      source: sources.around(url, Number(number)),
+    });
+  }
+  return frames;
+}
+
+/** Whether `error` came from Python: its stack is a Python traceback. */
+function isPython(error: Error): boolean {
+  return (error.stack ?? "").startsWith(PYTHON_TRACEBACK);
+}
+
 /**
  * The frames of `error`'s stack, with source lines for local files. A
  * failed import's own place, which its message names, comes first.
  */
 export function framesOf(error: unknown): Frame[] {
   if (!(error instanceof Error)) return [];
+  if (isPython(error)) return pythonFrames(error.stack!);
   const message = stripAnsi(error.message);
   let stack = stripAnsi(error.stack ?? "");
   // The stack starts with the message, whose lines are not frames.
@@ -130,6 +175,10 @@ export function framesOf(error: unknown): Frame[] {
 
 /** The error's first line: its name and message. */
 export function headline(error: unknown): string {
+  // A Python exception's message is its own headline, its class first.
+  if (error instanceof Error && error.name === "PythonError") {
+    return error.message;
+  }
   return stripAnsi(
     error instanceof Error
       ? `${error.name}: ${error.message}`
@@ -137,6 +186,13 @@ export function headline(error: unknown): string {
         typeof error === "string" ? JSON.stringify(error) : String(error)
       }`,
   );
+}
+
+/** Where a frame is: url:line:column, or url:line for Python's, which have no column. */
+export function place(frame: Frame): string {
+  return frame.column > 0
+    ? `${frame.url}:${frame.line}:${frame.column}`
+    : `${frame.url}:${frame.line}`;
 }
 
 /** A plain-text traceback, most recent call first, for terminals and copying. */
@@ -147,9 +203,7 @@ export function tracebackText(
   const lines = [headline(error), "", "Traceback (most recent call first):"];
   for (const frame of frames) {
     lines.push(
-      `  ${
-        frame.kind === "app" ? "*" : " "
-      } at ${frame.fn} (${frame.url}:${frame.line}:${frame.column})`,
+      `  ${frame.kind === "app" ? "*" : " "} at ${frame.fn} (${place(frame)})`,
     );
     const text = frame.source?.lines[frame.line - frame.source.first];
     if (text !== undefined) lines.push(`        ${text.trim()}`);

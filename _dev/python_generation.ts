@@ -1,0 +1,257 @@
+/**
+ * A generation of a Python app in the dev server: a pool of CPython
+ * processes (the one {@linkcode pythonApp} runs on), loaded beside the
+ * current generation and retired once its requests are done. Requests go
+ * through the server's adapter in this process; an exception the app does
+ * not handle gets the traceback page of its Python frames.
+ *
+ * The runner writes the files of `sys.modules` once the app has imported,
+ * so that the watcher sees the app's own Python files, not the standard
+ * library's or site-packages'.
+ *
+ * @module
+ */
+import { dirname, join, resolve } from "node:path";
+import type { AppSpec } from "../_cli/load_app.ts";
+import { toFetchHandler } from "../_server/serve.ts";
+import type { App, Environ, FetchHandler } from "../_contract/types.ts";
+import { errors } from "../middleware/errors.ts";
+import { callPython, PythonError } from "../_python/call.ts";
+import { Pool, PythonLoadError } from "../_python/pool.ts";
+import { writeRunner } from "../_python/runner_file.ts";
+import { tracked } from "./tracked_body.ts";
+import type { DebugSettings, ServerLimits } from "./protocol.ts";
+import {
+  debugPage,
+  escapeHtml,
+  requestLine,
+  tracebackHtml,
+} from "./debugger/pages.ts";
+import { tracebackText } from "./debugger/traceback.ts";
+
+/** How the dev server runs a Python app (`--python`, `--pythonpath` ...). */
+export interface PythonSettings {
+  /** The interpreter. */
+  python: string;
+  /** Folders after the app's own on `sys.path`. */
+  pythonPath: string[];
+  /** Worker processes of each generation's pool. */
+  workers: number;
+  /** Threads per worker. */
+  threads: number;
+}
+
+/** Why a Python generation could not load, with its pages. */
+export interface PythonLoadFailure {
+  message: string;
+  stack: string;
+  html: string;
+  text: string;
+  /** The app's files that the failed import reached: they stay watched. */
+  files: string[];
+}
+
+const AGAIN = "The app failed to load; save a fix and it loads again.";
+
+/** Whether `spec` names a Python app: its module is a `.py` file. */
+export function isPythonSpec(spec: AppSpec): boolean {
+  return spec.module.endsWith(".py");
+}
+
+/**
+ * The files of `modules` that are the app's own: under the app's folder or
+ * a `--pythonpath` folder, and not in site-packages, dist-packages or the
+ * standard library.
+ */
+export function appFiles(
+  modules: string[],
+  entry: string,
+  pythonPath: string[],
+): string[] {
+  const roots = [dirname(resolve(entry)), ...pythonPath.map((p) => resolve(p))]
+    .map((root) => root.endsWith("/") ? root : root + "/");
+  return modules.filter((file) =>
+    file.endsWith(".py") &&
+    roots.some((root) => file.startsWith(root)) &&
+    !/\/(site|dist)-packages\//.test(file) &&
+    !/\/lib\/python3(\.\d+)?\//.test(file)
+  );
+}
+
+/** The files a Python traceback names, for a load that failed. */
+function tracebackFiles(text: string): string[] {
+  return [...text.matchAll(/^ {2}File "(\/[^"]+)", line \d+/gm)].map((m) =>
+    m[1]
+  );
+}
+
+async function readModules(path: string): Promise<string[]> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as string[];
+  } catch {
+    // The runner died before it could write them.
+    return [];
+  }
+}
+
+/** One version of a Python app: its pool, and the requests it has. */
+export class PythonGeneration {
+  /** The app's own Python files that its import loaded, to watch. */
+  readonly files: string[];
+  #pool: Pool;
+  #handler: FetchHandler;
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
+
+  private constructor(
+    pool: Pool,
+    files: string[],
+    debug: DebugSettings,
+    limits: ServerLimits,
+    onTraceback: (request: string, text: string) => void,
+  ) {
+    this.#pool = pool;
+    this.files = files;
+    // No time limit of the pool's own in the dev server: the app may sit
+    // at a breakpoint; --request-timeout still applies.
+    const inner: App = (environ, startResponse) =>
+      callPython(pool, 2 ** 31 - 1, environ, startResponse);
+    const report = (error: unknown, environ: Environ) =>
+      onTraceback(requestLine(environ), tracebackText(error));
+    const app = errors({
+      report,
+      page: debug.pages
+        ? (error, environ) => debugPage(error, environ)
+        : undefined,
+    })(inner);
+    this.#handler = toFetchHandler(app, {
+      ...limits,
+      urlScheme: "http",
+    });
+  }
+
+  /** Starts a pool for `spec`: the generation once its app has imported. */
+  static async load(
+    spec: AppSpec,
+    settings: PythonSettings,
+    debug: DebugSettings,
+    limits: ServerLimits,
+    onTraceback: (request: string, text: string) => void,
+  ): Promise<PythonGeneration | PythonLoadFailure> {
+    const dir = await Deno.makeTempDir({ prefix: "wsgi-python-" });
+    const modulesFile = join(dir, "modules.json");
+    const pool = new Pool({
+      python: settings.python,
+      runner: await writeRunner(dir),
+      file: spec.module,
+      callable: spec.name,
+      pythonPath: settings.pythonPath,
+      workers: settings.workers,
+      threads: settings.threads,
+      env: {},
+      dir,
+      modulesFile,
+    });
+    const entry = resolve(spec.module);
+    try {
+      await pool.ready;
+    } catch (error) {
+      const files = appFiles(
+        [entry, ...await readModules(modulesFile)],
+        spec.module,
+        settings.pythonPath,
+      );
+      await pool.close();
+      return loadFailure(error, files, settings.pythonPath, spec.module);
+    }
+    const files = appFiles(
+      [entry, ...await readModules(modulesFile)],
+      spec.module,
+      settings.pythonPath,
+    );
+    return new PythonGeneration(
+      pool,
+      [...new Set(files)],
+      debug,
+      limits,
+      onTraceback,
+    );
+  }
+
+  /** Serves a request; it counts as in flight until its body has gone out. */
+  async handle(
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Promise<Response> {
+    this.#inFlight++;
+    let response: Response;
+    try {
+      response = await this.#handler(request, info);
+    } catch (error) {
+      this.#done();
+      throw error;
+    }
+    if (response.body === null) {
+      this.#done();
+      return response;
+    }
+    return new Response(tracked(response.body, () => this.#done()), response);
+  }
+
+  /** The console does not run Python yet. */
+  evaluate(
+    _source: string,
+    _error: string | undefined,
+  ): Promise<{ ok: boolean; output: string }> {
+    return Promise.resolve({
+      ok: false,
+      output: "Cannot evaluate: the console does not run Python code yet",
+    });
+  }
+
+  #done(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0) this.#idle?.();
+  }
+
+  /** Waits for the requests in flight, then stops the pool. */
+  async retire(): Promise<void> {
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => this.#idle = resolve);
+    }
+    await this.#pool.close();
+  }
+}
+
+/** The pages for a load that failed, its traceback's Python frames in them. */
+function loadFailure(
+  error: unknown,
+  files: string[],
+  pythonPath: string[],
+  entry: string,
+): PythonLoadFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  const traceback = error instanceof PythonLoadError ? error.traceback : "";
+  // The error the pages show: the load's one line, the Python frames.
+  const shown = new PythonError(traceback || message);
+  shown.message = message;
+  const text = traceback
+    ? `${AGAIN}\n\n${tracebackText(shown)}\n${traceback}`
+    : `${AGAIN}\n\n${message}\n`;
+  return {
+    message,
+    stack: traceback,
+    html: traceback
+      ? tracebackHtml(shown, AGAIN)
+      : `<!doctype html><meta charset="utf-8"><title>The app failed to load</title><pre>${
+        escapeHtml(text)
+      }</pre>\n`,
+    text,
+    files: [
+      ...new Set([
+        ...files,
+        ...appFiles(tracebackFiles(traceback), entry, pythonPath),
+      ]),
+    ],
+  };
+}

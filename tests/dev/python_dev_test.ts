@@ -1,0 +1,170 @@
+/**
+ * The dev server with a Python app, as a user runs it: `dev.ts app.py` in a
+ * process of its own, from the app's folder with a bare relative spec,
+ * Debian's interpreter and Flask. Load comes from wrk, another process.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseWrk } from "../../bench/_util.ts";
+import { freePort, Spawned } from "../_helpers.ts";
+
+const DEV = fileURLToPath(new URL("../../dev.ts", import.meta.url));
+const PYTHON = "/usr/bin/python3";
+
+const APP = `from flask import Flask
+import helper
+
+app = Flask(__name__)
+
+
+@app.route("/")
+def hello():
+    return helper.greeting()
+
+
+@app.route("/boom")
+def boom():
+    secret = {"answer": 42}
+    return secret["answer"] / 0
+`;
+
+const helper = (text: string) => `def greeting():\n    return "${text}"\n`;
+
+/** A temp folder with app.py and the helper.py it imports. */
+async function project(): Promise<string> {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  await Deno.writeTextFile(join(dir, "app.py"), APP);
+  await Deno.writeTextFile(join(dir, "helper.py"), helper("v0"));
+  return dir;
+}
+
+/** `dev.ts app.py` from `dir`, once it listens; then stops it and removes `dir`. */
+async function withDevPython(
+  dir: string,
+  fn: (url: string, dev: Spawned) => Promise<void>,
+  args: string[] = [],
+): Promise<void> {
+  const port = freePort();
+  const dev = new Spawned(
+    Deno.execPath(),
+    [
+      "run",
+      "-A",
+      DEV,
+      "--python",
+      PYTHON,
+      "--port",
+      String(port),
+      "--no-live-reload",
+      ...args,
+      "app.py",
+    ],
+    { NO_COLOR: "1", PYTHONDONTWRITEBYTECODE: "1" },
+    dir,
+  );
+  try {
+    await dev.waitFor(/Listening on/, "stdout");
+    await fn(`http://127.0.0.1:${port}/`, dev);
+  } finally {
+    await dev.stop("SIGINT");
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Asks `url` until its body is `expected`; fails after 10 s. */
+async function answers(url: string, expected: RegExp): Promise<Response> {
+  const deadline = Date.now() + 10_000;
+  while (true) {
+    const response = await fetch(url);
+    const text = await response.text();
+    if (expected.test(text)) return new Response(text, response);
+    assert.ok(Date.now() < deadline, `still ${JSON.stringify(text)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+Deno.test("dev.ts app.py reloads when a module the app imported is saved", async () => {
+  const dir = await project();
+  await withDevPython(dir, async (url, dev) => {
+    assert.equal(await (await fetch(url)).text(), "v0");
+    await Deno.writeTextFile(join(dir, "helper.py"), helper("v1"));
+    await answers(url, /^v1$/);
+    assert.match(dev.stdout, /reloaded \(.*helper\.py\) in \d+ ms/);
+  });
+});
+
+Deno.test("dev.ts app.py shows a SyntaxError at load until a save fixes it", async () => {
+  const dir = await project();
+  await withDevPython(dir, async (url, dev) => {
+    await Deno.writeTextFile(join(dir, "helper.py"), "def greeting(:\n");
+    const text = await (await answers(url, /SyntaxError/)).text();
+    assert.match(text, /^The app failed to load; save a fix/);
+    // The frame of the file to fix, with its line, first.
+    assert.match(
+      text,
+      /\* at <module> \(file:\/\/.*\/helper\.py:1\)\n {8}def greeting\(:/,
+    );
+    assert.match(
+      dev.stdout,
+      /the app failed to load: Cannot load app\.py: SyntaxError/,
+    );
+    const page = await fetch(url, { headers: { accept: "text/html" } });
+    assert.equal(page.status, 500);
+    assert.match(await page.text(), /<h1>Cannot load app\.py: SyntaxError/);
+    await Deno.writeTextFile(join(dir, "helper.py"), helper("fixed"));
+    await answers(url, /^fixed$/);
+  });
+});
+
+Deno.test("dev.ts app.py shows a missing callable and a missing file until fixed", async () => {
+  const dir = await project();
+  await Deno.writeTextFile(join(dir, "app.py"), "x = 1\n");
+  await withDevPython(dir, async (url) => {
+    const text = await (await answers(url, /Cannot load/)).text();
+    assert.match(text, /Cannot load app\.py: it has no 'application' or 'app'/);
+    await Deno.writeTextFile(join(dir, "app.py"), APP);
+    await answers(url, /^v0$/);
+  });
+  const empty = await Deno.realPath(await Deno.makeTempDir());
+  await withDevPython(empty, async (url) => {
+    const response = await fetch(url);
+    assert.equal(response.status, 500);
+    assert.match(await response.text(), /Cannot load app\.py: no such file/);
+  });
+});
+
+Deno.test("dev.ts app.py watches the app's own modules, not Flask's", async () => {
+  const dir = await project();
+  await withDevPython(dir, async (url, dev) => {
+    assert.equal(await (await fetch(url)).text(), "v0");
+    // A Python file beside the app that it never imported.
+    await Deno.writeTextFile(join(dir, "unused.py"), "x = 1\n");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.doesNotMatch(dev.stdout, /reloaded/);
+    await Deno.writeTextFile(join(dir, "app.py"), APP + "\n");
+    await dev.waitFor(/reloaded \(.*app\.py\)/, "stdout", 10_000);
+  });
+});
+
+Deno.test("dev.ts app.py fails no request under wrk across 10 saves", async () => {
+  const dir = await project();
+  await withDevPython(dir, async (url) => {
+    const wrk = new Spawned("wrk", ["-t1", "-c16", "-d120s", "--latency", url]);
+    let requests = 0;
+    try {
+      for (let save = 1; save <= 10; save++) {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        await Deno.writeTextFile(join(dir, "helper.py"), helper(`v${save}`));
+        await answers(url, new RegExp(`^v${save}$`));
+      }
+    } finally {
+      await wrk.stop("SIGINT");
+      const load = parseWrk(wrk.stdout);
+      requests = load.requests;
+      assert.equal(load.errors, "", wrk.stdout);
+    }
+    assert.doesNotMatch(wrk.stdout, /Non-2xx/);
+    assert.ok(requests > 160, `only ${requests} requests`);
+  });
+});
