@@ -151,6 +151,7 @@ export class PythonGeneration {
       env: {},
       dir,
       modulesFile,
+      debug: debug.pages,
     });
     const entry = resolve(spec.module);
     try {

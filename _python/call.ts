@@ -23,7 +23,9 @@ import { type Pool, PoolUnavailable, type Slot } from "./pool.ts";
 export class PythonError extends Error {
   /** Takes the runner's `traceback.format_exc()` text. */
   constructor(traceback: string) {
-    const lines = traceback.trimEnd().split("\n");
+    // The dev server's runner puts each frame's locals after the traceback.
+    const lines = traceback.split("\nLocals (most recent call last):")[0]
+      .trimEnd().split("\n");
     super(lines[lines.length - 1]);
     this.name = "PythonError";
     this.stack = traceback.trimEnd();

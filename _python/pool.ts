@@ -26,6 +26,11 @@ export interface PoolConfig {
    * the app's own among them.
    */
   modulesFile?: string;
+  /**
+   * The dev server's mode: tracebacks carry each frame's locals, and
+   * Flask's exceptions propagate to the server instead of its own 500.
+   */
+  debug?: boolean;
 }
 
 /** The app did not load: the Python error's last line, and its traceback. */
@@ -252,6 +257,7 @@ export class Pool {
           threads: config.threads,
           multiprocess: config.workers > 1,
           modules: config.modulesFile ?? null,
+          debug: config.debug ?? false,
         }),
       ],
       env: config.env,

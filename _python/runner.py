@@ -295,8 +295,9 @@ class Request:
                 self.commit_headers()
         except ClientDisconnected:
             held = None
-        except BaseException:
-            failure = traceback.format_exc()
+        except BaseException as error:
+            failure = (debug_traceback(error) if DEBUG["on"]
+                       else traceback.format_exc())
         finally:
             # PEP 3333: close() once, whatever happened above.
             if hasattr(result, "close"):
@@ -314,6 +315,37 @@ class Request:
         self.channel.send_all(frames)
 
 
+# Under the dev server (config "debug"): tracebacks carry each frame's
+# locals, and frameworks let exceptions through to its page.
+DEBUG = {"on": False}
+REPR_LIMIT = 200
+
+
+def debug_traceback(error):
+    """The traceback, then each frame's locals as short, safe reprs, in a
+    section the dev server's pages read."""
+    summary = traceback.TracebackException.from_exception(
+        error, capture_locals=True)
+    lines = ["".join(summary.format()), "Locals (most recent call last):\n"]
+    for frame in summary.stack:
+        lines.append(f'  File "{frame.filename}", line {frame.lineno}, '
+                     f"in {frame.name}\n")
+        for name, value in (frame.locals or {}).items():
+            if len(value) > REPR_LIMIT:
+                value = value[:REPR_LIMIT] + "..."
+            value = value.replace("\n", "\\n")
+            lines.append(f"    | {name} = {value}\n")
+    return "".join(lines)
+
+
+def let_exceptions_through(app):
+    """Flask answers an app's exception with its own 500 unless told to
+    propagate it; the dev server's page needs it (debug mode only)."""
+    config = getattr(app, "config", None)
+    if isinstance(config, dict) and config.get("PROPAGATE_EXCEPTIONS", 0) is None:
+        config["PROPAGATE_EXCEPTIONS"] = True
+
+
 def serve(channel, app, base):
     while True:
         try:
@@ -324,13 +356,27 @@ def serve(channel, app, base):
             Request(channel, base, payload).run(app)
 
 
+def import_root(path):
+    """The folder to put first on sys.path and the module's name from there:
+    the file's folder, or for a file inside packages (folders with an
+    __init__.py) the folder above the outermost one, with the dotted name.
+    So mysite/wsgi.py of a Django project imports as mysite.wsgi and its
+    mysite.settings imports too, as under `gunicorn mysite.wsgi`."""
+    folder, name = os.path.split(os.path.splitext(path)[0])
+    parts = [name]
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        folder, package = os.path.split(folder)
+        parts.insert(0, package)
+    return folder, ".".join(parts)
+
+
 def load(config):
     """The app's callable, or a one-line reason it cannot be had."""
     path = os.path.abspath(config["file"])
     if not os.path.isfile(path):
         raise LookupError(f"Cannot load {config['file']}: no such file")
-    sys.path[:0] = [os.path.dirname(path)] + list(config["path"])
-    name = os.path.splitext(os.path.basename(path))[0]
+    root, name = import_root(path)
+    sys.path[:0] = [root] + list(config["path"])
     sys.argv = [path]
     module = importlib.import_module(name)
     if config["callable"]:
@@ -397,6 +443,9 @@ def main():
         sys.exit(1)
     if config.get("modules"):
         write_modules(config["modules"])
+    if config.get("debug"):
+        DEBUG["on"] = True
+        let_exceptions_through(app)
     base = {
         "wsgi.version": (1, 0),
         "wsgi.multithread": config["threads"] > 1,

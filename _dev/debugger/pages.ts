@@ -45,9 +45,18 @@ function frameHtml(frame: Frame): string {
       }).join("")
     }</pre>`
     : "";
+  const locals = frame.locals?.length
+    ? `<table class="locals">${
+      frame.locals.map(([name, value]) =>
+        `<tr><th>${escapeHtml(name)}</th><td><code>${
+          escapeHtml(value)
+        }</code></td></tr>`
+      ).join("")
+    }</table>`
+    : "";
   return `<li class="frame ${frame.kind}"><code class="fn">${
     escapeHtml(frame.fn)
-  }</code> <span class="where">${where}</span> <span class="kind">${frame.kind}</span>${source}</li>`;
+  }</code> <span class="where">${where}</span> <span class="kind">${frame.kind}</span>${source}${locals}</li>`;
 }
 
 /** The request as its request line has it: method, path and query. */
@@ -61,7 +70,7 @@ h1{font-size:1.3rem;color:#b00020}.message{margin-top:-.5rem;white-space:pre-wra
 .frame{border:1px solid #ddd;border-radius:4px;margin:.5rem 0;padding:.4rem .6rem}
 .frame.app{border-color:#b00020}.kind{float:right;color:#777;font-size:.8rem}
 .source{background:#f6f6f6;padding:.4rem;overflow:auto}.here{background:#ffe3e3;display:block}
-.n{color:#999}details{margin:.5rem 0}textarea{width:100%;height:12rem;font:12px monospace}
+.n{color:#999}.locals{font-size:.85rem}.locals th{text-align:left;padding-right:1rem}details{margin:.5rem 0}textarea{width:100%;height:12rem;font:12px monospace}
 #console pre{background:#1e1e1e;color:#ddd;padding:.5rem;min-height:3rem;max-height:24rem;overflow:auto;white-space:pre-wrap}
 #console textarea[name=source]{width:100%;height:auto;resize:vertical;font:13px monospace;padding:.3rem;box-sizing:border-box}.hint{color:#555;font-size:.9rem}
 #pin-message{color:#b00020;margin-left:.5rem}`;

@@ -26,6 +26,8 @@ export interface Frame {
   kind: FrameKind;
   /** Source lines around `line`, when the file can be read. */
   source?: { first: number; lines: string[] };
+  /** A Python frame's local variables, as short reprs. */
+  locals?: [string, string][];
 }
 
 // "    at fn (url:line:col)" or "    at url:line:col", either after "async "
@@ -104,6 +106,9 @@ function pythonKind(path: string): FrameKind {
  * frames are the last exception's, the one that reached the server.
  */
 export function pythonFrames(text: string): Frame[] {
+  const split = text.lastIndexOf(LOCALS);
+  const locals = split < 0 ? [] : pythonLocals(text.slice(split));
+  if (split >= 0) text = text.slice(0, split);
   const last = text.lastIndexOf(PYTHON_TRACEBACK);
   const sources = new Sources();
   const frames: Frame[] = [];
@@ -119,7 +124,24 @@ export function pythonFrames(text: string): Frame[] {
       column: 0,
       kind: pythonKind(path),
       source: sources.around(url, Number(number)),
+      locals: locals[frames.length],
     });
+  }
+  return frames;
+}
+
+// The runner's section of each frame's locals, in debug mode.
+const LOCALS = "Locals (most recent call last):";
+
+/** Each frame's locals, from the runner's section, oldest call first. */
+function pythonLocals(section: string): [string, string][][] {
+  const frames: [string, string][][] = [];
+  for (const line of section.split("\n")) {
+    if (line.startsWith("  File ")) frames.push([]);
+    const local = /^ {4}\| (\w+) = (.*)$/.exec(line);
+    if (local !== null && frames.length > 0) {
+      frames[frames.length - 1].push([local[1], local[2]]);
+    }
   }
   return frames;
 }
@@ -207,6 +229,9 @@ export function tracebackText(
     );
     const text = frame.source?.lines[frame.line - frame.source.first];
     if (text !== undefined) lines.push(`        ${text.trim()}`);
+    for (const [name, value] of frame.locals ?? []) {
+      lines.push(`        | ${name} = ${value}`);
+    }
   }
   lines.push("", "(* marks the app's own frames)");
   return lines.join("\n") + "\n";

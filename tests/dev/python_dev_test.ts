@@ -168,3 +168,30 @@ Deno.test("dev.ts app.py fails no request under wrk across 10 saves", async () =
     assert.ok(requests > 160, `only ${requests} requests`);
   });
 });
+
+Deno.test("dev.ts app.py answers a Flask view's exception with its Python traceback page", async () => {
+  const dir = await project();
+  await withDevPython(dir, async (url, dev) => {
+    const text = await fetch(`${url}boom`);
+    assert.equal(text.status, 500);
+    const body = await text.text();
+    assert.match(body, /^ZeroDivisionError: division by zero\n/);
+    // The view's frame first, with its source line and its locals.
+    assert.match(
+      body,
+      /\* at boom \(file:\/\/.*\/app\.py:15\)\n {8}return secret\["answer"\] \/ 0\n {8}\| secret = \{'answer': 42\}/,
+    );
+    // Flask's own frames are not the app's.
+    assert.match(body, /\n {4}at wsgi_app \(file:\/\/.*flask\/app\.py:\d+\)/);
+    const page = await fetch(`${url}boom`, {
+      headers: { accept: "text/html" },
+    });
+    const html = await page.text();
+    assert.match(html, /<h1>ZeroDivisionError: division by zero<\/h1>/);
+    assert.match(
+      html,
+      /<tr><th>secret<\/th><td><code>\{&#39;answer&#39;: 42\}<\/code>/,
+    );
+    await dev.waitFor(/error in GET \/boom: ZeroDivisionError/, "stdout");
+  });
+});
