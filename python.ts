@@ -106,8 +106,10 @@ function count(name: string, value: number | undefined): number {
  *
  * Each worker puts the file's folder first on `sys.path` (then
  * `pythonPath`), imports the file as a module named after it, and serves
- * requests on `threads` threads. The app gets a real PEP 3333 environ: the
- * environ's string values (those middleware in front set too) as `str`,
+ * requests on `threads` threads. A file inside packages (folders with an
+ * `__init__.py`) is imported by its dotted name from the folder above
+ * them: a Django project's `mysite/wsgi.py` as `mysite.wsgi`. The app
+ * gets a real PEP 3333 environ: the environ's string values (those middleware in front set too) as `str`,
  * `wsgi.input` read from the request as the app reads, `wsgi.errors` into
  * the server's errors sink. Its status and headers go through the server's
  * `start_response` checks, so a bad header from Python gets the same 500 as
