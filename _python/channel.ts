@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { bytesNative, nativeBytes } from "../_shared/native.ts";
+import { bytesNative } from "../_shared/native.ts";
 
 /** A frame's type byte, as its letter. */
 export type FrameType =
@@ -31,26 +31,43 @@ export interface Frame {
 
 const EMPTY = new Uint8Array(0);
 
-/** Pairs of native strings as length-prefixed Latin-1 fields. */
-export function encodePairs(pairs: Iterable<[string, string]>): Uint8Array {
-  const fields: Uint8Array[] = [];
+/**
+ * Pairs of native strings as length-prefixed Latin-1 fields, written
+ * straight into one buffer: a native string has one byte a character, so
+ * the size is known before any is encoded (a request's environ is some 40
+ * strings, and a buffer each cost a tenth of the Deno side's time).
+ */
+export function encodePairs(pairs: readonly [string, string][]): Uint8Array {
   let size = 0;
-  for (const [name, value] of pairs) {
-    for (const text of [name, value]) {
-      const bytes = nativeBytes(text);
-      fields.push(bytes);
-      size += 4 + bytes.length;
-    }
-  }
+  for (const [name, value] of pairs) size += 8 + name.length + value.length;
   const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
   let at = 0;
-  for (const field of fields) {
-    view.setUint32(at, field.length);
-    out.set(field, at + 4);
-    at += 4 + field.length;
+  for (const [name, value] of pairs) {
+    at = putField(out, at, name);
+    at = putField(out, at, value);
   }
   return out;
+}
+
+function putField(out: Uint8Array, at: number, text: string): number {
+  const length = text.length;
+  out[at] = length >>> 24;
+  out[at + 1] = (length >>> 16) & 0xff;
+  out[at + 2] = (length >>> 8) & 0xff;
+  out[at + 3] = length & 0xff;
+  at += 4;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0xff) {
+      throw new TypeError(
+        `Cannot encode a native string: the character at index ${i} of ${
+          JSON.stringify(text)
+        } is above U+00FF`,
+      );
+    }
+    out[at + i] = code;
+  }
+  return at + length;
 }
 
 /** The reverse of {@linkcode encodePairs}. */
@@ -77,6 +94,7 @@ export function decodePairs(payload: Uint8Array): [string, string][] {
 export class Channel {
   readonly conn: Deno.Conn;
   #buffer: Uint8Array = EMPTY;
+  #scratch = new Uint8Array(65536);
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -110,8 +128,10 @@ export class Channel {
         const length = view.getUint32(1);
         if (this.#buffer.length >= 5 + length) {
           const type = String.fromCharCode(this.#buffer[0]) as FrameType;
-          // A copy: the payload may outlive the buffer (a body chunk).
-          const payload = this.#buffer.slice(5, 5 + length);
+          // #fill gives every read a buffer of its own, never written to
+          // again, so the payload (a body chunk may outlive the frame) is a
+          // view of it.
+          const payload = this.#buffer.subarray(5, 5 + length);
           this.#buffer = this.#buffer.subarray(5 + length);
           return { type, payload };
         }
@@ -122,17 +142,19 @@ export class Channel {
 
   async #fill(): Promise<boolean> {
     if (this.#closed) return false;
-    const chunk = new Uint8Array(65536);
+    // One read buffer for the channel: a fresh 64 KiB one per read cost
+    // more in zeroing than the small frames of a request in copying.
+    const scratch = this.#scratch;
     let n: number | null;
     try {
-      n = await this.conn.read(chunk);
+      n = await this.conn.read(scratch);
     } catch {
       n = null;
     }
     if (n === null) return false;
     const joined = new Uint8Array(this.#buffer.length + n);
     joined.set(this.#buffer);
-    joined.set(chunk.subarray(0, n), this.#buffer.length);
+    joined.set(scratch.subarray(0, n), this.#buffer.length);
     this.#buffer = joined;
     return true;
   }
