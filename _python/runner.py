@@ -21,6 +21,7 @@ is stale, and the idle loop drops it.
 import importlib
 import json
 import os
+import signal
 import struct
 import socket
 import sys
@@ -428,8 +429,18 @@ def write_modules(path):
         json.dump(files, out)
 
 
+def outlive_signals():
+    """SIGTERM and SIGINT reach the whole process group (systemd's stop, a
+    terminal's Ctrl-C), not only the server: the Deno side drains and then
+    closes the channels, which ends this process. A handler, not SIG_IGN,
+    so that processes the app starts get the defaults back at exec."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda number, frame: None)
+
+
 def main():
     config = json.loads(sys.argv[1])
+    outlive_signals()
     try:
         app = load(config)
     except BaseException as error:
