@@ -340,11 +340,16 @@ def debug_traceback(error):
 
 
 def let_exceptions_through(app):
-    """Flask answers an app's exception with its own 500 unless told to
-    propagate it; the dev server's page needs it (debug mode only)."""
+    """Flask and Django answer an app's exception with their own 500 unless
+    told to propagate it; the dev server's page needs it (debug mode only).
+    A setting the app made itself is left alone."""
     config = getattr(app, "config", None)
     if isinstance(config, dict) and config.get("PROPAGATE_EXCEPTIONS", 0) is None:
         config["PROPAGATE_EXCEPTIONS"] = True
+    if "django.conf" in sys.modules:
+        from django.conf import settings
+        if settings.configured and not settings.DEBUG_PROPAGATE_EXCEPTIONS:
+            settings.DEBUG_PROPAGATE_EXCEPTIONS = True
 
 
 def serve(channel, app, base):

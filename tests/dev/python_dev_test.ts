@@ -44,6 +44,7 @@ async function withDevPython(
   dir: string,
   fn: (url: string, dev: Spawned) => Promise<void>,
   args: string[] = [],
+  spec = "app.py",
 ): Promise<void> {
   const port = freePort();
   const dev = new Spawned(
@@ -58,7 +59,7 @@ async function withDevPython(
       String(port),
       "--no-live-reload",
       ...args,
-      "app.py",
+      spec,
     ],
     { NO_COLOR: "1", PYTHONDONTWRITEBYTECODE: "1" },
     dir,
@@ -194,4 +195,30 @@ Deno.test("dev.ts app.py answers a Flask view's exception with its Python traceb
     );
     await dev.waitFor(/error in GET \/boom: ZeroDivisionError/, "stdout");
   });
+});
+
+Deno.test("dev.ts mysite/wsgi.py answers a Django view's exception with its traceback page", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  const fixture = fileURLToPath(
+    new URL("../python/fixtures/django_project/", import.meta.url),
+  );
+  await new Deno.Command("cp", { args: ["-r", `${fixture}.`, dir] }).output();
+  await withDevPython(
+    dir,
+    async (url) => {
+      const hello = await fetch(`${url}hello/`);
+    assert.equal(hello.status, 200, await hello.text());
+      const response = await fetch(`${url}raise/`);
+      assert.equal(response.status, 500);
+      const text = await response.text();
+      assert.match(text, /^RuntimeError: the view failed\n/);
+      assert.match(
+        text,
+        /\* at raise_view \(file:\/\/.*\/mysite\/views\.py:\d+\)/,
+      );
+      assert.match(text, /\| request = <WSGIRequest: GET '\/raise\/'>/);
+    },
+    ["--pythonpath", "."],
+    "mysite/wsgi.py",
+  );
 });
