@@ -6,8 +6,8 @@
  * at `/page`), imported by Debian's `/usr/bin/python3` under four servers,
  * each with two Python processes for the 2 cores of the reference machine:
  *
- * - `server.ts`: `pythonApp()` behind `serve()` (`apps/python_serve.ts`),
- *   2 workers of 1 thread;
+ * - `server.ts apps/flask_bench.py:app --workers 2`: `pythonApp()` with 2
+ *   worker processes of 1 thread, behind one Deno isolate;
  * - gunicorn sync, `-w 2`: one request per process at a time, and a
  *   connection closed after each response;
  * - gunicorn gthread, `-w 2 --threads 4`;
@@ -37,6 +37,7 @@ import { Output, runBench, spawn, stop, wrk } from "./_children.ts";
 
 const PYTHON = "/usr/bin/python3";
 const APPS = fileURLToPath(new URL("./apps/", import.meta.url));
+const SERVER_TS = fileURLToPath(new URL("../server.ts", import.meta.url));
 const CONNECTIONS = 50;
 const WARMUP_SECONDS = 1;
 
@@ -68,14 +69,18 @@ const OURS = "server.ts";
 const SERVERS: Server[] = [
   {
     name: OURS,
-    label: "`apps/python_serve.ts`: `pythonApp()`, 2 workers x 1 thread",
+    label: "`server.ts flask_bench.py:app --workers 2` (1 thread each)",
     command: () => [Deno.execPath(), [
       "run",
       "-A",
-      `${APPS}python_serve.ts`,
+      SERVER_TS,
       `${APPS}flask_bench.py:app`,
+      "--workers",
       "2",
-      "1",
+      "--python",
+      PYTHON,
+      "--port",
+      "0",
     ]],
   },
   {
@@ -263,6 +268,8 @@ async function versions(): Promise<string> {
 
 async function main(args: string[]): Promise<void> {
   const { rounds, duration } = roundsAndDuration(args);
+  // Inherited by every server's Python: no __pycache__ in bench/apps.
+  Deno.env.set("PYTHONDONTWRITEBYTECODE", "1");
   const software = await versions();
   const loadBefore = loadAverage();
   console.log(
