@@ -41,6 +41,7 @@ import { reportAgreement, startGunicorn } from "./_reference.ts";
 import { PY } from "../python/_python.ts";
 
 const FIXTURES = fileURLToPath(new URL("../python/fixtures/", import.meta.url));
+const DJANGO = `${FIXTURES}django_project`;
 
 const SKIPPED = new Set(["date", "server", "connection", "transfer-encoding"]);
 const SERVER_KEYS =
@@ -61,7 +62,7 @@ function request(head: string, body = ""): string {
   return `${head}\r\nHost: localhost\r\n${length}Connection: close\r\n\r\n${body}`;
 }
 
-function multipart(): string {
+function multipart(target = "/upload"): string {
   const boundary = "XyZzY";
   const content = "ABCDEFGHIJKLMNOPQRSTUVWXYZ".repeat(2000);
   const body = `--${boundary}\r\n` +
@@ -70,7 +71,7 @@ function multipart(): string {
     `--${boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nbig\r\n` +
     `--${boundary}--\r\n`;
   return request(
-    `POST /upload HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=${boundary}`,
+    `POST ${target} HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=${boundary}`,
     body,
   );
 }
@@ -170,6 +171,54 @@ const FLASK_CASES: Case[] = [
   },
 ];
 
+const DJANGO_CASES: Case[] = [
+  { name: "index", request: request("GET / HTTP/1.1") },
+  {
+    name: "HEAD index",
+    request: request("HEAD / HTTP/1.1"),
+    listed:
+      'gunicorn sends the body; RFC 9110 9.3.2: "the server MUST NOT send content in the response" to HEAD',
+  },
+  { name: "query", request: request("GET /hello/?name=Zo%C3%AB HTTP/1.1") },
+  { name: "APPEND_SLASH", request: request("GET /hello?name=x HTTP/1.1") },
+  { name: "JSON", request: request("GET /json/?a=1&a=2&b= HTTP/1.1") },
+  {
+    name: "environ",
+    request: request(
+      "GET /environ/?q=1 HTTP/1.1\r\nX-Request-Id: 7\r\nCookie: a=b",
+    ),
+  },
+  {
+    name: "form POST",
+    request: request(
+      "POST /form/ HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+      "tag=a&tag=b&name=Zo%C3%AB",
+    ),
+  },
+  {
+    name: "CSRF refusal",
+    request: request(
+      "POST /guarded/ HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+      "a=1",
+    ),
+  },
+  { name: "multipart upload", request: multipart("/upload/") },
+  {
+    name: "cookie",
+    request: request("GET /cookie/ HTTP/1.1\r\nCookie: flavour=oatmeal"),
+  },
+  { name: "redirect", request: request("GET /redirect/ HTTP/1.1") },
+  { name: "streamed", request: request("GET /stream/ HTTP/1.1") },
+  { name: "FileResponse", request: request("GET /file/ HTTP/1.1") },
+  { name: "view raises", request: request("GET /raise/ HTTP/1.1") },
+  { name: "404", request: request("GET /nowhere/ HTTP/1.1") },
+  {
+    name: "disallowed host",
+    request:
+      "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+  },
+];
+
 /** A response reduced to what both servers must agree on. */
 function normalise(
   text: string,
@@ -237,12 +286,10 @@ async function compare(
   spec: string,
   gunicornSpec: string,
   cases: Case[],
+  dir = FIXTURES,
 ): Promise<void> {
-  const { process, port: gunicorn } = await startGunicorn(
-    FIXTURES,
-    gunicornSpec,
-  );
-  await using app = pythonApp(`${FIXTURES}${spec}`, PY);
+  const { process, port: gunicorn } = await startGunicorn(dir, gunicornSpec);
+  await using app = pythonApp(`${dir}/${spec}`, PY);
   let agreed = 0;
   const differences: string[] = [];
   const listed: string[] = [];
@@ -278,6 +325,16 @@ Deno.test("pythonApp() answers a plain WSGI app as gunicorn does", async () => {
     "plain_app.py",
     "plain_app:application",
     PLAIN_CASES,
+  );
+});
+
+Deno.test("pythonApp() answers a minimal Django project as gunicorn does", async () => {
+  await compare(
+    "pythonApp Django project vs gunicorn",
+    "mysite/wsgi.py:application",
+    "mysite.wsgi:application",
+    DJANGO_CASES,
+    DJANGO,
   );
 });
 
