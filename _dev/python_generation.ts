@@ -21,13 +21,15 @@ import { Pool, PythonLoadError } from "../_python/pool.ts";
 import { writeRunner } from "../_python/runner_file.ts";
 import { tracked } from "./tracked_body.ts";
 import type { DebugSettings, ServerLimits } from "./protocol.ts";
+import { hostTrusted } from "./debugger/pin_guard.ts";
 import {
+  consoleHtml,
   debugPage,
   escapeHtml,
   requestLine,
   tracebackHtml,
 } from "./debugger/pages.ts";
-import { tracebackText } from "./debugger/traceback.ts";
+import { pythonConsoleKey, tracebackText } from "./debugger/traceback.ts";
 
 /** How the dev server runs a Python app (`--python`, `--pythonpath` ...). */
 export interface PythonSettings {
@@ -98,18 +100,21 @@ async function readModules(path: string): Promise<string[]> {
 export class PythonGeneration {
   /** The app's own Python files that its import loaded, to watch. */
   readonly files: string[];
+  #dir: string;
   #pool: Pool;
   #handler: FetchHandler;
   #inFlight = 0;
   #idle: (() => void) | undefined;
 
   private constructor(
+    dir: string,
     pool: Pool,
     files: string[],
     debug: DebugSettings,
     limits: ServerLimits,
     onTraceback: (request: string, text: string) => void,
   ) {
+    this.#dir = dir;
     this.#pool = pool;
     this.files = files;
     // No time limit of the pool's own in the dev server: the app may sit
@@ -121,7 +126,16 @@ export class PythonGeneration {
     const app = errors({
       report,
       page: debug.pages
-        ? (error, environ) => debugPage(error, environ)
+        ? (error, environ) => {
+          const key = pythonConsoleKey(error);
+          return debugPage(
+            error,
+            environ,
+            key !== undefined && hostTrusted(environ.HTTP_HOST, debug.trusted)
+              ? consoleHtml(key, true)
+              : "",
+          );
+        }
         : undefined,
     })(inner);
     this.#handler = toFetchHandler(app, {
@@ -152,6 +166,7 @@ export class PythonGeneration {
       dir,
       modulesFile,
       debug: debug.pages,
+      console: debug.pages && debug.console ? dir : undefined,
     });
     const entry = resolve(spec.module);
     try {
@@ -171,6 +186,7 @@ export class PythonGeneration {
       settings.pythonPath,
     );
     return new PythonGeneration(
+      dir,
       pool,
       [...new Set(files)],
       debug,
@@ -199,15 +215,48 @@ export class PythonGeneration {
     return new Response(tracked(response.body, () => this.#done()), response);
   }
 
-  /** The console does not run Python yet. */
-  evaluate(
-    _source: string,
-    _error: string | undefined,
+  /**
+   * Runs console input in a frame the runner kept: `error` is the page's
+   * key, `pid-n`, then `#index` for a frame other than the innermost.
+   */
+  async evaluate(
+    source: string,
+    error: string | undefined,
   ): Promise<{ ok: boolean; output: string }> {
-    return Promise.resolve({
-      ok: false,
-      output: "Cannot evaluate: the console does not run Python code yet",
-    });
+    const match = /^(\d+)-\d+(?:#(\d+))?$/.exec(error ?? "");
+    if (match === null) {
+      return {
+        ok: false,
+        output: "Cannot evaluate: the console of a Python app runs in a " +
+          "failed request's frames; use it from a traceback page",
+      };
+    }
+    const key = error!.split("#")[0];
+    let conn: Deno.UnixConn;
+    try {
+      conn = await Deno.connect({
+        transport: "unix",
+        path: join(this.#dir, `console-${match[1]}.sock`),
+      });
+    } catch {
+      return {
+        ok: false,
+        output: "Cannot evaluate: the Python process of that request is " +
+          "gone (a reload replaces them); make the request again",
+      };
+    }
+    try {
+      const ask = {
+        key,
+        frame: match[2] === undefined ? null : Number(match[2]),
+        source,
+      };
+      await conn.write(new TextEncoder().encode(JSON.stringify(ask) + "\n"));
+      const text = await new Response(conn.readable).text();
+      return JSON.parse(text) as { ok: boolean; output: string };
+    } catch (cause) {
+      return { ok: false, output: `Cannot evaluate: ${cause}` };
+    }
   }
 
   #done(): void {

@@ -31,6 +31,12 @@ export interface PoolConfig {
    * Flask's exceptions propagate to the server instead of its own 500.
    */
   debug?: boolean;
+  /**
+   * With `debug`: a folder where each worker listens for the dev server's
+   * console (`console-<pid>.sock`), evaluating input in the frames of its
+   * last failed requests.
+   */
+  console?: string;
 }
 
 /** The app did not load: the Python error's last line, and its traceback. */
@@ -258,6 +264,7 @@ export class Pool {
           multiprocess: config.workers > 1,
           modules: config.modulesFile ?? null,
           debug: config.debug ?? false,
+          console: config.console ?? null,
         }),
       ],
       env: config.env,

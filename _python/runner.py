@@ -18,7 +18,10 @@ A C or X that crosses the request's end (a body sent whole needs no credit)
 is stale, and the idle loop drops it.
 """
 
+import contextlib
 import importlib
+import io
+import itertools
 import json
 import os
 import signal
@@ -318,8 +321,74 @@ class Request:
 
 # Under the dev server (config "debug"): tracebacks carry each frame's
 # locals, and frameworks let exceptions through to its page.
-DEBUG = {"on": False}
+DEBUG = {"on": False, "console": None}
 REPR_LIMIT = 200
+# The frames of the last failed requests, for the console, by id; the
+# oldest go first past KEEP.
+KEPT = {}
+KEEP = 20
+KEPT_IDS = itertools.count()
+
+
+def keep_frames(error):
+    """Keeps the frames of error's traceback, oldest call first (the order
+    the traceback prints), each with a namespace that outlives one input."""
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        frames.append((frame.f_globals, dict(frame.f_locals)))
+        tb = tb.tb_next
+    key = f"{os.getpid()}-{next(KEPT_IDS)}"
+    KEPT[key] = frames
+    while len(KEPT) > KEEP:
+        del KEPT[next(iter(KEPT))]
+    return key
+
+
+def evaluate(key, index, source):
+    """Runs console input in a kept frame, as werkzeug's console does: an
+    expression's repr, else the statements' printed output."""
+    frames = KEPT.get(key)
+    if frames is None:
+        return False, ("Cannot evaluate: the failed request's frames are "
+                       "gone (only the last 20 are kept); make the request again")
+    if index is None or not 0 <= index < len(frames):
+        index = len(frames) - 1
+    namespace, scope = frames[index]
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            try:
+                code = compile(source, "<console>", "eval")
+            except SyntaxError:
+                exec(compile(source, "<console>", "exec"), namespace, scope)
+            else:
+                value = eval(code, namespace, scope)
+                if value is not None:
+                    print(repr(value))
+    except BaseException:
+        return False, out.getvalue() + traceback.format_exc(limit=-1)
+    return True, out.getvalue().rstrip("\n")
+
+
+def serve_console(path):
+    """The console's socket: one JSON line in ({key, frame, source}), one out
+    ({ok, output}), per connection."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen()
+
+    def run():
+        while True:
+            conn, _ = listener.accept()
+            with conn, conn.makefile("rwb") as stream:
+                ask = json.loads(stream.readline())
+                ok, output = evaluate(ask["key"], ask.get("frame"), ask["source"])
+                stream.write(json.dumps({"ok": ok, "output": output}).encode() + b"\n")
+                stream.flush()
+
+    threading.Thread(target=run, daemon=True).start()
 
 
 def debug_traceback(error):
@@ -328,6 +397,8 @@ def debug_traceback(error):
     summary = traceback.TracebackException.from_exception(
         error, capture_locals=True)
     lines = ["".join(summary.format()), "Locals (most recent call last):\n"]
+    if DEBUG["console"]:
+        lines.append(f"  Console {keep_frames(error)}\n")
     for frame in summary.stack:
         lines.append(f'  File "{frame.filename}", line {frame.lineno}, '
                      f"in {frame.name}\n")
@@ -461,6 +532,9 @@ def main():
         write_modules(config["modules"])
     if config.get("debug"):
         DEBUG["on"] = True
+        if config.get("console"):
+            DEBUG["console"] = f"{config['console']}/console-{os.getpid()}.sock"
+            serve_console(DEBUG["console"])
         let_exceptions_through(app)
     base = {
         "wsgi.version": (1, 0),

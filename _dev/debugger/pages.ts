@@ -26,7 +26,7 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
 }
 
-function frameHtml(frame: Frame): string {
+function frameHtml(frame: Frame, withConsole = false): string {
   const where = escapeHtml(place(frame));
   // Each line ends in its own newline, so that the highlighted one, a
   // block, is not followed by an empty line.
@@ -56,7 +56,13 @@ function frameHtml(frame: Frame): string {
     : "";
   return `<li class="frame ${frame.kind}"><code class="fn">${
     escapeHtml(frame.fn)
-  }</code> <span class="where">${where}</span> <span class="kind">${frame.kind}</span>${source}${locals}</li>`;
+  }</code> <span class="where">${where}</span> <span class="kind">${frame.kind}</span>${
+    withConsole && frame.index !== undefined
+      ? ` <button type="button" data-frame="${frame.index}" data-fn="${
+        escapeHtml(frame.fn)
+      }">Console here</button>`
+      : ""
+  }${source}${locals}</li>`;
 }
 
 /** The request as its request line has it: method, path and query. */
@@ -81,17 +87,21 @@ h1{font-size:1.3rem;color:#b00020}.message{margin-top:-.5rem;white-space:pre-wra
  * that `error` and `environ` are bound; without it only the app's exports
  * and globals are.
  */
-export function consoleHtml(error?: string): string {
+export function consoleHtml(error?: string, python = false): string {
   const bound = error === undefined
     ? "<code>exports</code> (the app module's exports) and <code>app</code>"
     : "<code>exports</code> (the app module's exports), <code>app</code>, " +
       "<code>error</code> (the exception above) and <code>environ</code> (this request's)";
+  const hint = python
+    ? `Runs Python in a frame of the failed request, its globals and locals in scope: the innermost frame, or the one whose "Console here" you pressed.
+An expression's repr is shown; statements run, and what they print is shown. Assignments last from one input to the next.`
+    : `Runs JavaScript inside the app's Worker, with ${bound} in scope, and the Worker's globals.
+An expression's value is shown; statements run as a function body (<code>return</code> a value). <code>await</code> works.`;
   return `<section id="console"${
     error === undefined ? "" : ` data-error="${escapeHtml(error)}"`
   }>
 <h2>Console</h2>
-<p class="hint">Runs JavaScript inside the app's Worker, with ${bound} in scope, and the Worker's globals.
-An expression's value is shown; statements run as a function body (<code>return</code> a value). <code>await</code> works.</p>
+<p class="hint">${hint} <span id="frame-note"></span></p>
 <form id="pin-form"><label>PIN, printed in the terminal where dev.ts runs:
 <input name="pin" autocomplete="off" size="14"></label> <button>Unlock</button><span id="pin-message"></span></form>
 <div id="repl" hidden><pre id="output"></pre>
@@ -113,6 +123,13 @@ const post = async (path, body) => {
   const response = await fetch(base + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return response.json();
 };
+for (const button of document.querySelectorAll("button[data-frame]")) {
+  button.addEventListener("click", () => {
+    root.dataset.frame = button.dataset.frame;
+    document.getElementById("frame-note").textContent = "(now in " + button.dataset.fn + ")";
+    root.scrollIntoView();
+  });
+}
 const unlocked = () => { pinForm.hidden = true; repl.hidden = false; evalForm.source.focus(); };
 fetch(base + "pin").then((r) => r.json()).then((state) => {
   if (state.authenticated) unlocked();
@@ -161,7 +178,9 @@ evalForm.addEventListener("submit", async (event) => {
   at = history.length;
   draft = "";
   show("");
-  const answer = await post("eval", { source: text, error: root.dataset.error });
+  // A Python page's frame, when one was picked: "key#index".
+  const error = root.dataset.frame === undefined ? root.dataset.error : root.dataset.error + "#" + root.dataset.frame;
+  const answer = await post("eval", { source: text, error });
   output.textContent += "> " + text.replaceAll("\\n", "\\n  ") + "\\n" + (answer.output ?? answer.error) + "\\n";
   output.scrollTop = output.scrollHeight;
 });
@@ -205,10 +224,13 @@ ${
   }<p class="request">${escapeHtml(subtitle)}</p>
 <h2>Your code</h2>
 <ol class="frames app">${
-    app.map(frameHtml).join("\n") || "<li>No frame of the app's own code.</li>"
+    app.map((frame) => frameHtml(frame, console !== "")).join("\n") ||
+    "<li>No frame of the app's own code.</li>"
   }</ol>
 <details><summary>Library and runtime frames (${other.length})</summary>
-<ol class="frames other">${other.map(frameHtml).join("\n")}</ol></details>
+<ol class="frames other">${
+    other.map((frame) => frameHtml(frame, console !== "")).join("\n")
+  }</ol></details>
 <h2>Plain text, to copy</h2>
 <textarea readonly>${escapeHtml(tracebackText(error, frames))}</textarea>
 ${console}

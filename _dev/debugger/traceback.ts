@@ -28,6 +28,8 @@ export interface Frame {
   source?: { first: number; lines: string[] };
   /** A Python frame's local variables, as short reprs. */
   locals?: [string, string][];
+  /** A Python frame's place in its traceback, oldest call 0: the console's. */
+  index?: number;
 }
 
 // "    at fn (url:line:col)" or "    at url:line:col", either after "async "
@@ -125,6 +127,7 @@ export function pythonFrames(text: string): Frame[] {
       kind: pythonKind(path),
       source: sources.around(url, Number(number)),
       locals: locals[frames.length],
+      index: frames.length,
     });
   }
   return frames;
@@ -144,6 +147,15 @@ function pythonLocals(section: string): [string, string][][] {
     }
   }
   return frames;
+}
+
+/**
+ * The key under which the runner keeps a Python error's frames for the
+ * console, if it does.
+ */
+export function pythonConsoleKey(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  return /\n {2}Console (\S+)\n/.exec(error.stack ?? "")?.[1];
 }
 
 /** Whether `error` came from Python: its stack is a Python traceback. */

@@ -45,6 +45,7 @@ async function withDevPython(
   fn: (url: string, dev: Spawned) => Promise<void>,
   args: string[] = [],
   spec = "app.py",
+  env: Record<string, string> = {},
 ): Promise<void> {
   const port = freePort();
   const dev = new Spawned(
@@ -61,7 +62,7 @@ async function withDevPython(
       ...args,
       spec,
     ],
-    { NO_COLOR: "1", PYTHONDONTWRITEBYTECODE: "1" },
+    { NO_COLOR: "1", PYTHONDONTWRITEBYTECODE: "1", ...env },
     dir,
   );
   try {
@@ -207,7 +208,7 @@ Deno.test("dev.ts mysite/wsgi.py answers a Django view's exception with its trac
     dir,
     async (url) => {
       const hello = await fetch(`${url}hello/`);
-    assert.equal(hello.status, 200, await hello.text());
+      assert.equal(hello.status, 200, await hello.text());
       const response = await fetch(`${url}raise/`);
       assert.equal(response.status, 500);
       const text = await response.text();
@@ -220,5 +221,79 @@ Deno.test("dev.ts mysite/wsgi.py answers a Django view's exception with its trac
     },
     ["--pythonpath", "."],
     "mysite/wsgi.py",
+  );
+});
+
+/** POSTs `body` as JSON to the debugger's `endpoint`, with `cookie`. */
+async function debuggerPost(
+  url: string,
+  endpoint: string,
+  body: unknown,
+  cookie = "",
+): Promise<{ json: Record<string, unknown>; cookie: string }> {
+  const response = await fetch(`${url}__wsgi_dev__/${endpoint}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", cookie },
+    body: JSON.stringify(body),
+  });
+  return {
+    json: await response.json(),
+    cookie: (response.headers.get("set-cookie") ?? "").split(";")[0],
+  };
+}
+
+Deno.test("dev.ts app.py's console evaluates Python in the frames of the failed request", async () => {
+  const dir = await project();
+  await withDevPython(
+    dir,
+    async (url) => {
+      const page = await fetch(`${url}boom`, {
+        headers: { accept: "text/html" },
+      });
+      const html = await page.text();
+      const key = html.match(/data-error="(\d+-\d+)"/)?.[1];
+      assert.ok(key, "the page has no console for its frames");
+      const boom = html.match(
+        /<code class="fn">boom<\/code>.*?data-frame="(\d+)"/,
+      )?.[1];
+      assert.ok(boom, "the view's frame has no console button");
+      const locked = await debuggerPost(url, "eval", {
+        source: "1",
+        error: key,
+      });
+      assert.match(String(locked.json.error), /PIN/);
+      const { cookie } = await debuggerPost(url, "pin", { pin: "123-456-789" });
+      const evaluate = async (source: string, error = key) =>
+        (await debuggerPost(url, "eval", { source, error }, cookie)).json;
+      // The innermost frame by default: the view's, with its local.
+      assert.deepEqual(await evaluate("secret['answer'] * 2"), {
+        ok: true,
+        output: "84",
+      });
+      // Assignments last; print() is shown.
+      assert.deepEqual(await evaluate("n = len(secret)"), {
+        ok: true,
+        output: "",
+      });
+      assert.deepEqual(await evaluate("print(n + 1)"), {
+        ok: true,
+        output: "2",
+      });
+      // Another frame: Flask's wsgi_app, where environ is a local.
+      const outer = html.match(
+        /<code class="fn">wsgi_app<\/code>.*?data-frame="(\d+)"/,
+      )?.[1];
+      assert.ok(outer);
+      assert.deepEqual(
+        await evaluate("environ['PATH_INFO']", `${key}#${outer}`),
+        { ok: true, output: "'/boom'" },
+      );
+      const failed = await evaluate("secret['nope']");
+      assert.equal(failed.ok, false);
+      assert.match(String(failed.output), /KeyError: 'nope'/);
+    },
+    [],
+    "app.py",
+    { WSGI_DEV_PIN: "123-456-789" },
   );
 });
