@@ -28,6 +28,7 @@ import {
   PythonGeneration,
   type PythonLoadFailure,
   type PythonSettings,
+  SpareInterpreter,
 } from "./python_generation.ts";
 import {
   EVENTS_PATH,
@@ -284,6 +285,11 @@ export class Supervisor {
   #current: Generation | PythonGeneration | LoadFailure | undefined;
   /** The app's own Python files, as the last load of a Python app found them. */
   #pythonFiles: string[] = [];
+  /** A Python app's interpreter for the next save, started ahead. */
+  #spare: Promise<SpareInterpreter> | undefined;
+  /** The site-packages modules the spare imports ahead. */
+  #preload: string[] = [];
+  #closed = false;
   #generation = 0;
   #address: { name: string; port: string } | undefined;
   #listener: Deno.HttpServer<Deno.NetAddr> | undefined;
@@ -340,6 +346,8 @@ export class Supervisor {
   }
 
   async #loadPython(): Promise<PythonGeneration | LoadFailure> {
+    const spare = await this.#spare;
+    this.#spare = undefined;
     const next: PythonGeneration | PythonLoadFailure = await PythonGeneration
       .load(
         this.#spec,
@@ -347,7 +355,13 @@ export class Supervisor {
         this.#debug,
         this.#limits,
         this.#onTraceback,
+        spare,
       );
+    if (next instanceof PythonGeneration) this.#preload = next.preload;
+    // The next save's interpreter starts now, beside this one's requests.
+    if (!this.#closed) {
+      this.#spare = SpareInterpreter.start(this.#python, this.#preload);
+    }
     // A failed import keeps what was watched: the file to fix is among it.
     this.#pythonFiles = next instanceof PythonGeneration
       ? next.files
@@ -447,6 +461,10 @@ export class Supervisor {
    * answered; then retires the current generation, waiting for them.
    */
   async close(): Promise<void> {
+    this.#closed = true;
+    const spare = this.#spare;
+    this.#spare = undefined;
+    await (await spare)?.discard();
     await this.#listener?.shutdown();
     const current = this.#current;
     this.#current = undefined;

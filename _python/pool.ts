@@ -37,6 +37,12 @@ export interface PoolConfig {
    * last failed requests.
    */
   console?: string;
+  /**
+   * A runner started ahead, waiting at its gate (the dev server's spare
+   * interpreter, its site-packages imported): the first worker is this
+   * process, given its config by writing the gate file.
+   */
+  spare?: { process: Deno.ChildProcess; gate: string };
 }
 
 /** The app did not load: the Python error's last line, and its traceback. */
@@ -184,7 +190,7 @@ export class Pool {
     const listener = Deno.listen({ transport: "unix", path: socket });
     let process: Deno.ChildProcess;
     try {
-      process = this.#command(socket).spawn();
+      process = this.#takeSpare(socket) ?? this.#command(socket).spawn();
     } catch (error) {
       listener.close();
       const failure = new PythonLoadError(
@@ -249,28 +255,43 @@ export class Pool {
     }
   }
 
+  /**
+   * The spare, if there is one left: its config goes into the gate file,
+   * written under another name and renamed, so that it appears whole.
+   */
+  #takeSpare(socket: string): Deno.ChildProcess | undefined {
+    const spare = this.config.spare;
+    if (spare === undefined) return undefined;
+    this.config.spare = undefined;
+    Deno.writeTextFileSync(`${spare.gate}.part`, this.#runnerConfig(socket));
+    Deno.renameSync(`${spare.gate}.part`, spare.gate);
+    return spare.process;
+  }
+
   /** The runner's command line: its config is one JSON argument. */
   #command(socket: string): Deno.Command {
     const { config } = this;
     return new Deno.Command(config.python, {
-      args: [
-        config.runner,
-        JSON.stringify({
-          socket,
-          file: config.file,
-          callable: config.callable ?? null,
-          path: config.pythonPath,
-          threads: config.threads,
-          multiprocess: config.workers > 1,
-          modules: config.modulesFile ?? null,
-          debug: config.debug ?? false,
-          console: config.console ?? null,
-        }),
-      ],
+      args: [config.runner, this.#runnerConfig(socket)],
       env: config.env,
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
+    });
+  }
+
+  #runnerConfig(socket: string): string {
+    const { config } = this;
+    return JSON.stringify({
+      socket,
+      file: config.file,
+      callable: config.callable ?? null,
+      path: config.pythonPath,
+      threads: config.threads,
+      multiprocess: config.workers > 1,
+      modules: config.modulesFile ?? null,
+      debug: config.debug ?? false,
+      console: config.console ?? null,
     });
   }
 

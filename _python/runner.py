@@ -29,6 +29,7 @@ import struct
 import socket
 import sys
 import threading
+import time
 import traceback
 from wsgiref.util import FileWrapper
 
@@ -514,9 +515,31 @@ def outlive_signals():
         signal.signal(number, lambda number, frame: None)
 
 
+def wait_at_gate(config):
+    """A spare interpreter of the dev server: imports what the app's last
+    version used from site-packages (Flask, say), then waits for its real
+    config to appear at the gate, written when a save needs a new pool.
+    A module that fails to import here is left for the app to import."""
+    for name in config["preload"]:
+        try:
+            importlib.import_module(name)
+        except BaseException:
+            pass
+    parent = os.getppid()
+    while not os.path.exists(config["gate"]):
+        # A dev server that died without discarding its spare.
+        if os.getppid() != parent:
+            sys.exit(0)
+        time.sleep(0.002)
+    with open(config["gate"]) as gate:
+        return json.load(gate)
+
+
 def main():
     config = json.loads(sys.argv[1])
     outlive_signals()
+    if "gate" in config:
+        config = wait_at_gate(config)
     try:
         app = load(config)
     except BaseException as error:

@@ -297,3 +297,25 @@ Deno.test("dev.ts app.py's console evaluates Python in the frames of the failed 
     { WSGI_DEV_PIN: "123-456-789" },
   );
 });
+
+Deno.test("dev.ts app.py loads a save in a spare interpreter that imported Flask ahead", async () => {
+  const dir = await project();
+  // Whether Flask was there before the app imported it: only in a spare.
+  await Deno.writeTextFile(
+    join(dir, "app.py"),
+    `import sys
+AHEAD = "flask" in sys.modules
+${APP}
+
+@app.route("/ahead")
+def ahead():
+    return str(AHEAD)
+`,
+  );
+  await withDevPython(dir, async (url) => {
+    assert.equal(await (await fetch(`${url}ahead`)).text(), "False");
+    await Deno.writeTextFile(join(dir, "helper.py"), helper("v1"));
+    await answers(url, /^v1$/);
+    assert.equal(await (await fetch(`${url}ahead`)).text(), "True");
+  });
+});
