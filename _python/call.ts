@@ -44,18 +44,29 @@ function environPairs(environ: Environ): [string, string][] {
     // deno.* hold objects (the Request, the signal); reading them costs.
     if (key.startsWith("deno.")) continue;
     const value = environ[key];
-    if (typeof value !== "string") continue;
-    // deno-lint-ignore no-control-regex
-    if (/[^\x00-\xff]/.test(key + value)) {
-      throw new TypeError(
-        `Cannot pass environ[${
-          JSON.stringify(key)
-        }] to Python: it is not a native string (code points 0-255 only); encode it as Latin-1 bytes first`,
-      );
-    }
-    pairs.push([key, value]);
+    if (typeof value === "string") pairs.push([key, value]);
   }
   return pairs;
+}
+
+/**
+ * The environ's pairs encoded; encodePairs checks every character, and on a
+ * failure the pair at fault is named, so the common case scans once.
+ */
+function encodeEnviron(environ: Environ): Uint8Array {
+  const pairs = environPairs(environ);
+  try {
+    return encodePairs(pairs);
+  } catch (error) {
+    // deno-lint-ignore no-control-regex
+    const bad = pairs.find(([key, value]) => /[^\x00-\xff]/.test(key + value));
+    if (bad === undefined) throw error;
+    throw new TypeError(
+      `Cannot pass environ[${
+        JSON.stringify(bad[0])
+      }] to Python: it is not a native string (code points 0-255 only); encode it as Latin-1 bytes first`,
+    );
+  }
 }
 
 /** Runs one request of `environ` on the pool; resolves with its body. */
@@ -65,7 +76,7 @@ export async function callPython(
   environ: Environ,
   startResponse: StartResponse,
 ): Promise<Body> {
-  const head = encodePairs(environPairs(environ));
+  const head = encodeEnviron(environ);
   let slot: Slot;
   try {
     slot = await pool.acquire();
