@@ -7,72 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseWrk } from "../../bench/_util.ts";
-import { freePort, Spawned } from "../_helpers.ts";
-
-const DEV = fileURLToPath(new URL("../../dev.ts", import.meta.url));
-const PYTHON = "/usr/bin/python3";
-
-const APP = `from flask import Flask
-import helper
-
-app = Flask(__name__)
-
-
-@app.route("/")
-def hello():
-    return helper.greeting()
-
-
-@app.route("/boom")
-def boom():
-    secret = {"answer": 42}
-    return secret["answer"] / 0
-`;
-
-const helper = (text: string) => `def greeting():\n    return "${text}"\n`;
-
-/** A temp folder with app.py and the helper.py it imports. */
-async function project(): Promise<string> {
-  const dir = await Deno.realPath(await Deno.makeTempDir());
-  await Deno.writeTextFile(join(dir, "app.py"), APP);
-  await Deno.writeTextFile(join(dir, "helper.py"), helper("v0"));
-  return dir;
-}
-
-/** `dev.ts app.py` from `dir`, once it listens; then stops it and removes `dir`. */
-async function withDevPython(
-  dir: string,
-  fn: (url: string, dev: Spawned) => Promise<void>,
-  args: string[] = [],
-  spec = "app.py",
-  env: Record<string, string> = {},
-): Promise<void> {
-  const port = freePort();
-  const dev = new Spawned(
-    Deno.execPath(),
-    [
-      "run",
-      "-A",
-      DEV,
-      "--python",
-      PYTHON,
-      "--port",
-      String(port),
-      "--no-live-reload",
-      ...args,
-      spec,
-    ],
-    { NO_COLOR: "1", PYTHONDONTWRITEBYTECODE: "1", ...env },
-    dir,
-  );
-  try {
-    await dev.waitFor(/Listening on/, "stdout");
-    await fn(`http://127.0.0.1:${port}/`, dev);
-  } finally {
-    await dev.stop("SIGINT");
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { Spawned } from "../_helpers.ts";
+import { APP, helper, project, withDevPython } from "./_python_dev.ts";
 
 /** Asks `url` until its body is `expected`; fails after 10 s. */
 async function answers(url: string, expected: RegExp): Promise<Response> {
