@@ -14,8 +14,15 @@
  * load (a syntax error, a throw at import) is shown to every request until
  * a save fixes it.
  *
+ * A Python app (`app.py[:callable]`) runs the same way, each generation a
+ * pool of CPython processes (`--python`, `--pythonpath`, `--workers`,
+ * `--threads`); the Python files it imported from its own folders are
+ * watched, and a spare interpreter with its site-packages imported waits
+ * for the next save.
+ *
  * An exception in the app gets a traceback page with a console that runs
- * JavaScript inside the app's Worker. The console asks for a PIN, printed on
+ * JavaScript inside the app's Worker, or Python in a frame of the failed
+ * request. The console asks for a PIN, printed on
  * the terminal and the same for the whole session, locks after ten wrong
  * ones, and answers only to trusted Host values. On an address other than
  * loopback the console stays off unless `--expose-console` is given.
