@@ -35,8 +35,12 @@ import {
   ListenError,
   listenFailure,
   parseArgs,
+  parseCount,
+  type ParsedArgs,
   parseLimits,
   parsePort,
+  parsePythonFlags,
+  PYTHON_FLAGS,
   UsageError,
 } from "./_cli/args.ts";
 import { parseAppSpec, SPEC_HELP } from "./_cli/load_app.ts";
@@ -414,15 +418,23 @@ Examples (in a checkout of the repository):
   deno run -A dev.ts --watch examples/static 'examples/stack.ts:createApp()'
 `;
 
-/** A `--workers` or `--threads` value: a whole number of 1 or more. */
-function count(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^[1-9]\d*$/.test(value)) {
+/**
+ * The Python flags, `--workers` among them (the number of Python
+ * processes); given for an app that is not a `.py` file, a usage error.
+ */
+function pythonFlags(
+  flags: ParsedArgs["flags"],
+  app: string,
+): Pick<DevOptions, "python" | "pythonPath" | "workers" | "threads"> {
+  const python = isPythonSpec(parseAppSpec(app));
+  const out = parsePythonFlags(flags, python);
+  if (flags.workers === undefined) return out;
+  if (!python) {
     throw new UsageError(
-      `${flag} must be a whole number of 1 or more, got "${value}"`,
+      "--workers is for a Python app: name a file ending in .py as APP_MODULE",
     );
   }
-  return Number(value);
+  return { ...out, workers: parseCount(flags.workers as string, "--workers") };
 }
 
 async function main(args: string[]): Promise<number> {
@@ -438,10 +450,8 @@ async function main(args: string[]): Promise<number> {
       { name: "no-debugger", kind: "boolean" },
       { name: "trust-host", kind: "string", repeat: true },
       { name: "expose-console", kind: "boolean" },
-      { name: "python", kind: "string" },
-      { name: "pythonpath", kind: "string", repeat: true },
+      ...PYTHON_FLAGS,
       { name: "workers", kind: "string" },
-      { name: "threads", kind: "string" },
       ...LIMIT_FLAGS,
       { name: "help", short: "h", kind: "boolean" },
     ]);
@@ -467,10 +477,7 @@ async function main(args: string[]): Promise<number> {
       trustHosts: flags["trust-host"] as string[] | undefined,
       exposeConsole: flags["expose-console"] === true,
       pin: Deno.env.get("WSGI_DEV_PIN") || undefined,
-      python: flags.python as string | undefined,
-      pythonPath: flags.pythonpath as string[] | undefined,
-      workers: count(flags.workers as string | undefined, "--workers"),
-      threads: count(flags.threads as string | undefined, "--threads"),
+      ...pythonFlags(flags, positionals[0]),
       ignore: (flags.ignore as string[] | undefined)?.map((source) => {
         try {
           return new RegExp(source);

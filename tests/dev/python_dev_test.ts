@@ -255,3 +255,33 @@ def ahead():
     assert.equal(await (await fetch(`${url}ahead`)).text(), "True");
   });
 });
+
+Deno.test("dev.ts refuses the Python flags for a TypeScript app, and a bad --workers", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    for (
+      const [args, message] of [
+        [["--threads", "2", "app.ts"], /--threads is for a Python app/],
+        [["--workers", "2", "app.ts"], /--workers is for a Python app/],
+        [["--workers", "0", "app.py"], /--workers must be a whole number/],
+      ] as const
+    ) {
+      const dev = new Spawned(
+        Deno.execPath(),
+        [
+          "run",
+          "-A",
+          fileURLToPath(new URL("../../dev.ts", import.meta.url)),
+          ...args,
+        ],
+        { NO_COLOR: "1" },
+        dir,
+      );
+      const status = await dev.done;
+      assert.equal(status.code, 2, dev.output());
+      assert.match(dev.stderr, message);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
