@@ -431,7 +431,12 @@ def serve(channel, app, base):
         except (EOFError, OSError):
             return
         if kind == b"H":
-            Request(channel, base, payload).run(app)
+            try:
+                Request(channel, base, payload).run(app)
+            except OSError:
+                # The Deno side is gone (it exited past its drain time):
+                # there is no one left to answer or to report to.
+                return
 
 
 def import_root(path):

@@ -252,3 +252,26 @@ Deno.test("server.ts app.py --access-logfile logs each Python response in gunico
     assert.match(child.stdout, /"GET \/nowhere HTTP\/1\.1" 404 /);
   });
 });
+
+Deno.test("server.ts app.py past --graceful-timeout exits 1, and a worker still in a request exits once that request ends", async () => {
+  await withApp(async (dir) => {
+    const child = serveCli(dir, "app.py", ["--graceful-timeout", "0.5"]);
+    const url = await listening(child);
+    const [pid] = childPids(child.child.pid);
+    const slow = fetch(new URL("/sleep?2", url)).then(
+      (response) => response.text(),
+      (error: Error) => error.name,
+    );
+    await delay(300);
+    child.child.kill("SIGTERM");
+    // The exit status, not Spawned's done: the worker holds the pipes open.
+    assert.equal((await child.child.status).code, 1);
+    await slow;
+    assert.equal(alive(pid), true, "the worker is still in its request");
+    await until(() => !alive(pid), "the worker to exit", 5_000);
+    await child.stop(undefined, TIMEOUT_MS);
+    assert.match(child.stderr, /still in flight after 0\.5 s/);
+    // With no one left to answer, the worker ends quietly.
+    assert.doesNotMatch(child.stderr, /Traceback|BrokenPipeError/);
+  });
+});
