@@ -97,6 +97,7 @@ export class Channel {
   #scratch = new Uint8Array(65536);
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
+  #ended = false;
 
   constructor(conn: Deno.Conn) {
     this.conn = conn;
@@ -114,6 +115,15 @@ export class Channel {
       at = end;
     }
     return types;
+  }
+
+  /**
+   * Whether the worker's end is known to be gone (a read met its end) or
+   * ours was closed: no request can be served on it any more, though the
+   * process may not have exited yet.
+   */
+  get ended(): boolean {
+    return this.#ended || this.#closed;
   }
 
   /** The next frame; null once the worker's end is closed. */
@@ -151,7 +161,10 @@ export class Channel {
     } catch {
       n = null;
     }
-    if (n === null) return false;
+    if (n === null) {
+      this.#ended = true;
+      return false;
+    }
     const joined = new Uint8Array(this.#buffer.length + n);
     joined.set(this.#buffer);
     joined.set(scratch.subarray(0, n), this.#buffer.length);

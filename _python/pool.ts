@@ -157,7 +157,10 @@ export class Pool {
   /** Gives a slot back once its request is over. */
   release(slot: Slot): void {
     this.#busy.delete(slot);
-    if (slot.worker.alive && !slot.worker.killedBecause) this.#offer(slot);
+    // A worker closes its channels before its exit status is in.
+    const usable = slot.worker.alive && !slot.worker.killedBecause &&
+      !slot.channel.ended;
+    if (usable) this.#offer(slot);
     if (this.#busy.size === 0) this.#drained?.();
   }
 

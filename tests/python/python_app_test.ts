@@ -305,6 +305,22 @@ Deno.test("pythonApp() answers 502 naming why when a worker dies, and replaces i
   assert.match(log.text(), /exited with code 3.*GET \/exit.*502/);
 });
 
+Deno.test("pythonApp() gives a request waiting in line no slot of a worker whose channel closed", async () => {
+  await using app = pythonApp(PLAIN, PY);
+  const log = errorLog();
+  await withServer(app, async (_server, port) => {
+    // The worker closes its channel, then lives 0.5 s more before it exits:
+    // the request queued behind must wait for the replacement, not be
+    // given the dead channel and a 502 of its own.
+    const dying = get(port, "/hang-up");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const queued = await get(port, "/hello");
+    assert.equal(queued.status, 200, queued.body);
+    assert.equal((await dying).status, 502);
+  }, { errors: log.sink });
+  assert.doesNotMatch(log.text(), /GET \/hello/);
+});
+
 Deno.test("pythonApp() answers 504 past the timeout, kills the worker and recovers", async () => {
   await using app = pythonApp(PLAIN, { ...PY, timeout: 500 });
   const log = errorLog();
