@@ -548,9 +548,12 @@ def main():
     try:
         app = load(config)
     except BaseException as error:
+        # The dev server's page shows the frames' locals of a load that
+        # failed as it does for a request's (no console: this process ends).
         report = {
             "message": load_error(config, error),
-            "traceback": traceback.format_exc(),
+            "traceback": debug_traceback(error) if config.get("debug")
+            else traceback.format_exc(),
         }
         if config.get("modules"):
             write_modules(config["modules"])

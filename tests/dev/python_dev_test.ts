@@ -55,6 +55,23 @@ Deno.test("dev.ts app.py shows a SyntaxError at load until a save fixes it", asy
   });
 });
 
+Deno.test("dev.ts app.py shows the locals of the frames of a load that failed", async () => {
+  const dir = await project();
+  await withDevPython(dir, async (url) => {
+    await Deno.writeTextFile(
+      join(dir, "helper.py"),
+      'def setup():\n    port = 8080\n    raise RuntimeError("no config")\n\n\nsetup()\n',
+    );
+    const text = await (await answers(url, /RuntimeError/)).text();
+    assert.match(
+      text,
+      /\* at setup \(file:\/\/.*\/helper\.py:3\)\n {8}raise RuntimeError\("no config"\)\n {8}\| port = 8080/,
+    );
+    await Deno.writeTextFile(join(dir, "helper.py"), helper("fixed"));
+    await answers(url, /^fixed$/);
+  });
+});
+
 Deno.test("dev.ts app.py shows a missing callable and a missing file until fixed", async () => {
   const dir = await project();
   await Deno.writeTextFile(join(dir, "app.py"), "x = 1\n");
