@@ -33,14 +33,9 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import {
-  groupCpuSeconds,
-  loadAverage,
-  median,
-  roundsAndDuration,
-  type WrkSample,
-} from "./_util.ts";
-import { Output, runBench, spawn, stop, wrk } from "./_children.ts";
+import { roundsAndDuration } from "./_util.ts";
+import { Output, runBench, spawn, stop } from "./_children.ts";
+import { type Load, type Running, versus } from "./_versus.ts";
 
 // ---------------------------------------------------------------------------
 // What is measured.
@@ -136,13 +131,10 @@ const SERVERS: Server[] = [
 ];
 
 /** The two loads: wrk's default keep-alive, and a connection per request. */
-const MODES = [
-  { name: "keep-alive", wrkArgs: [] as string[] },
+const MODES: Load[] = [
+  { name: "keep-alive" },
   { name: "Connection: close", wrkArgs: ["-H", "Connection: close"] },
 ];
-
-const CONNECTIONS = 50;
-const WARMUP_SECONDS = 1;
 
 function exists(file: string): boolean {
   try {
@@ -155,13 +147,6 @@ function exists(file: string): boolean {
 
 // ---------------------------------------------------------------------------
 // Servers.
-
-interface Running {
-  child: Deno.ChildProcess;
-  url: string;
-  /** The Connection header of its first answer: "close" or "keep-alive". */
-  connection: string;
-}
 
 /**
  * Starts a server, reads the URL it prints (`Listening on <url>` from
@@ -184,7 +169,7 @@ async function start(server: Server): Promise<Running> {
       );
     }
     const connection = response.headers.get("connection") ?? "keep-alive";
-    return { child, url, connection };
+    return { child, origin, connection };
   } catch (error) {
     await stop(child);
     throw new Error(
@@ -211,154 +196,22 @@ async function requireGunicorn(): Promise<string> {
   }
 }
 
-// ---------------------------------------------------------------------------
-// wrk and CPU time.
-
-interface Sample extends WrkSample {
-  /** CPU time of the server's processes per request, in microseconds. */
-  cpuPerRequest: number;
-}
-
-// ---------------------------------------------------------------------------
-// Statistics and the report.
-
-/** `results[mode][round][server]`. */
-type Results = Record<string, Sample>[][];
-
-function table(mode: number, results: Results): string {
-  const rounds = results[mode];
-  const ours = rounds.map((round) => round[OURS].rps);
-  const lines = [
-    "| Server | What | req/s | p99 | CPU/req | server.ts ÷ this | per round |",
-    "| --- | --- | ---: | ---: | ---: | ---: | --- |",
-  ];
-  for (const server of SERVERS) {
-    const runs = rounds.map((round) => round[server.name]);
-    const ratios = runs.map((run, i) => ours[i] / run.rps);
-    const isOurs = server.name === OURS;
-    lines.push(
-      `| ${server.name} | ${server.label} | ${
-        Math.round(median(runs.map((r) => r.rps)))
-      } | ${median(runs.map((r) => r.p99)).toFixed(2)} ms | ${
-        median(runs.map((r) => r.cpuPerRequest)).toFixed(1)
-      } µs | ${isOurs ? "1.00" : median(ratios).toFixed(2)} | ${
-        isOurs ? "" : ratios.map((r) => r.toFixed(2)).join(", ")
-      } |`,
-    );
-  }
-  return lines.join("\n");
-}
-
-/** One line per mode: how far ahead of each gunicorn mode, and of raw. */
-function verdict(mode: number, results: Results): string {
-  const rounds = results[mode];
-  const ratio = (name: string) =>
-    rounds.map((round) => round[OURS].rps / round[name].rps);
-  const parts = SERVERS.filter((s) => s.name !== OURS).map((s) => {
-    const ratios = ratio(s.name);
-    const ahead = ratios.filter((r) => r > 1).length;
-    return `${
-      median(ratios).toFixed(2)
-    }x ${s.name} (ahead in ${ahead} of ${ratios.length} rounds)`;
-  });
-  return `${MODES[mode].name}: server.ts ran at ${parts.join(", ")}.`;
-}
-
 async function main(args: string[]): Promise<void> {
-  const options = roundsAndDuration(args);
-  const gunicorn = await requireGunicorn();
-  const loadBefore = loadAverage();
-  const { rounds, duration } = options;
-  console.log(
-    `${SERVERS.length} servers x ${MODES.length} loads x ${rounds} round(s); ` +
-      `wrk -t1 -c${CONNECTIONS} -d${duration}s after ${WARMUP_SECONDS} s of ` +
-      `warm-up; about ${
-        Math.ceil(
-          SERVERS.length * rounds *
-            (MODES.length * (duration + WARMUP_SECONDS) + 2) / 60,
-        )
-      } min`,
+  const { rounds, duration } = roundsAndDuration(args);
+  const software = await requireGunicorn();
+  await versus(
+    {
+      file: "bench/gunicorn.ts",
+      servers: SERVERS,
+      ours: OURS,
+      loads: MODES,
+      start,
+      software,
+    },
+    args,
+    rounds,
+    duration,
   );
-
-  const results: Results = MODES.map(() => []);
-  const connection: Record<string, string> = {};
-  for (let round = 1; round <= rounds; round++) {
-    MODES.forEach((_, m) => results[m].push({}));
-    for (const server of SERVERS) {
-      const running = await start(server);
-      connection[server.name] = running.connection;
-      try {
-        for (const [m, mode] of MODES.entries()) {
-          // The warm-up lets V8 optimize and gunicorn fork its workers.
-          await wrk(running.url, WARMUP_SECONDS, CONNECTIONS, mode.wrkArgs);
-          const cpuBefore = groupCpuSeconds(running.child.pid);
-          const sample = await wrk(
-            running.url,
-            duration,
-            CONNECTIONS,
-            mode.wrkArgs,
-          );
-          const cpu = groupCpuSeconds(running.child.pid) - cpuBefore;
-          results[m][round - 1][server.name] = {
-            ...sample,
-            cpuPerRequest: cpu / sample.requests * 1e6,
-          };
-          console.log(
-            `round ${round}/${rounds}  ${mode.name.padEnd(17)}  ${
-              server.name.padEnd(16)
-            } ${sample.rps.toFixed(0).padStart(7)} req/s  p99 ${
-              sample.p99.toFixed(2)
-            } ms` + (sample.errors ? `  (${sample.errors})` : ""),
-          );
-        }
-      } finally {
-        await stop(running.child);
-      }
-    }
-  }
-
-  const report = [
-    `- Date: ${new Date().toISOString()}`,
-    `- Machine: ${navigator.hardwareConcurrency} cores, ${Deno.build.target}; ` +
-    `Deno ${Deno.version.deno}; ${gunicorn}`,
-    `- Command: \`${
-      ["deno", "run", "-A", "bench/gunicorn.ts", ...args].join(" ")
-    }\``,
-    `- Load: wrk -t1 -c${CONNECTIONS} -d${duration}s --latency after a ` +
-    `${WARMUP_SECONDS} s warm-up, ${rounds} interleaved round(s)`,
-    `- Load average (1, 5, 15 min) before and after: ${loadBefore}; ` +
-    loadAverage(),
-    `- Connection header of each server's answer: ${
-      SERVERS.map((s) => `${s.name} ${connection[s.name]}`).join(", ")
-    }`,
-  ];
-  for (const [m, mode] of MODES.entries()) {
-    report.push(
-      "",
-      `#### ${mode.name}`,
-      "",
-      table(m, results),
-      "",
-      verdict(m, results),
-    );
-  }
-  const notes: string[] = [];
-  for (const [m, mode] of MODES.entries()) {
-    results[m].forEach((round, i) => {
-      for (const [name, sample] of Object.entries(round)) {
-        if (sample.errors) {
-          notes.push(`${mode.name}, ${name}, round ${i + 1}: ${sample.errors}`);
-        }
-      }
-    });
-  }
-  report.push(
-    "",
-    notes.length === 0
-      ? "wrk reported no socket errors and no non-2xx responses."
-      : ["wrk reported:", ...notes.map((n) => `- ${n}`)].join("\n"),
-  );
-  console.log(`\n${report.join("\n")}`);
 }
 
 if (import.meta.main) {

@@ -25,21 +25,13 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import {
-  freePort,
-  groupCpuSeconds,
-  loadAverage,
-  median,
-  roundsAndDuration,
-  type WrkSample,
-} from "./_util.ts";
-import { Output, runBench, spawn, stop, wrk } from "./_children.ts";
+import { freePort, roundsAndDuration } from "./_util.ts";
+import { Output, runBench, spawn, stop } from "./_children.ts";
+import { type Running, versus } from "./_versus.ts";
 
 const PYTHON = "/usr/bin/python3";
 const APPS = fileURLToPath(new URL("./apps/", import.meta.url));
 const SERVER_TS = fileURLToPath(new URL("../server.ts", import.meta.url));
-const CONNECTIONS = 50;
-const WARMUP_SECONDS = 1;
 
 interface Server {
   name: string;
@@ -132,13 +124,6 @@ const PAGES = [
   },
 ];
 
-interface Running {
-  child: Deno.ChildProcess;
-  origin: string;
-  /** The Connection header of its first answer: "close" or "keep-alive". */
-  connection: string;
-}
-
 /**
  * Starts a server on a free port and checks one answer per page, so that a
  * broken server fails the run instead of benching fast errors.
@@ -197,51 +182,6 @@ async function answer(url: string): Promise<Response> {
   }
 }
 
-interface Sample extends WrkSample {
-  /** CPU time of the server's processes per request, in microseconds. */
-  cpuPerRequest: number;
-}
-
-/** `results[page][round][server]`. */
-type Results = Record<string, Sample>[][];
-
-function table(page: number, results: Results): string {
-  const rounds = results[page];
-  const ours = rounds.map((round) => round[OURS].rps);
-  const lines = [
-    "| Server | What | req/s | p99 | CPU/req | server.ts ÷ this | per round |",
-    "| --- | --- | ---: | ---: | ---: | ---: | --- |",
-  ];
-  for (const server of SERVERS) {
-    const runs = rounds.map((round) => round[server.name]);
-    const ratios = runs.map((run, i) => ours[i] / run.rps);
-    const isOurs = server.name === OURS;
-    lines.push(
-      `| ${server.name} | ${server.label} | ${
-        Math.round(median(runs.map((r) => r.rps)))
-      } | ${median(runs.map((r) => r.p99)).toFixed(2)} ms | ${
-        median(runs.map((r) => r.cpuPerRequest)).toFixed(0)
-      } µs | ${isOurs ? "1.00" : median(ratios).toFixed(2)} | ${
-        isOurs ? "" : ratios.map((r) => r.toFixed(2)).join(", ")
-      } |`,
-    );
-  }
-  return lines.join("\n");
-}
-
-/** One line per page: server.ts against each of the others. */
-function verdict(page: number, results: Results): string {
-  const rounds = results[page];
-  const parts = SERVERS.filter((s) => s.name !== OURS).map((s) => {
-    const ratios = rounds.map((round) => round[OURS].rps / round[s.name].rps);
-    const ahead = ratios.filter((r) => r > 1).length;
-    return `${
-      median(ratios).toFixed(2)
-    }x ${s.name} (ahead in ${ahead} of ${ratios.length} rounds)`;
-  });
-  return `${PAGES[page].name}: server.ts ran at ${parts.join(", ")}.`;
-}
-
 async function versions(): Promise<string> {
   const run = async (command: string, args: string[]) => {
     try {
@@ -271,92 +211,19 @@ async function main(args: string[]): Promise<void> {
   // Inherited by every server's Python: no __pycache__ in bench/apps.
   Deno.env.set("PYTHONDONTWRITEBYTECODE", "1");
   const software = await versions();
-  const loadBefore = loadAverage();
-  console.log(
-    `${SERVERS.length} servers x ${PAGES.length} pages x ${rounds} round(s); ` +
-      `wrk -t1 -c${CONNECTIONS} -d${duration}s after ${WARMUP_SECONDS} s of ` +
-      `warm-up; about ${
-        Math.ceil(
-          SERVERS.length * rounds *
-            (PAGES.length * (duration + WARMUP_SECONDS) + 3) / 60,
-        )
-      } min`,
+  await versus(
+    {
+      file: "bench/python.ts",
+      servers: SERVERS,
+      ours: OURS,
+      loads: PAGES,
+      start,
+      software,
+    },
+    args,
+    rounds,
+    duration,
   );
-
-  const results: Results = PAGES.map(() => []);
-  const connection: Record<string, string> = {};
-  for (let round = 1; round <= rounds; round++) {
-    PAGES.forEach((_, p) => results[p].push({}));
-    for (const server of SERVERS) {
-      const running = await start(server);
-      connection[server.name] = running.connection;
-      try {
-        for (const [p, page] of PAGES.entries()) {
-          const url = `${running.origin}${page.path}`;
-          await wrk(url, WARMUP_SECONDS, CONNECTIONS);
-          const cpuBefore = groupCpuSeconds(running.child.pid);
-          const sample = await wrk(url, duration, CONNECTIONS);
-          const cpu = groupCpuSeconds(running.child.pid) - cpuBefore;
-          results[p][round - 1][server.name] = {
-            ...sample,
-            cpuPerRequest: cpu / sample.requests * 1e6,
-          };
-          console.log(
-            `round ${round}/${rounds}  ${page.name.padEnd(11)}  ${
-              server.name.padEnd(16)
-            } ${sample.rps.toFixed(0).padStart(7)} req/s  p99 ${
-              sample.p99.toFixed(2)
-            } ms` + (sample.errors ? `  (${sample.errors})` : ""),
-          );
-        }
-      } finally {
-        await stop(running.child);
-      }
-    }
-  }
-
-  const report = [
-    `- Date: ${new Date().toISOString()}`,
-    `- Machine: ${navigator.hardwareConcurrency} cores, ${Deno.build.target}; ` +
-    `Deno ${Deno.version.deno}; ${software}`,
-    `- Command: \`${
-      ["deno", "run", "-A", "bench/python.ts", ...args].join(" ")
-    }\``,
-    `- Load: wrk -t1 -c${CONNECTIONS} -d${duration}s --latency after a ` +
-    `${WARMUP_SECONDS} s warm-up, ${rounds} interleaved round(s)`,
-    `- Load average (1, 5, 15 min) before and after: ${loadBefore}; ` +
-    loadAverage(),
-    `- Connection header of each server's answer: ${
-      SERVERS.map((s) => `${s.name} ${connection[s.name]}`).join(", ")
-    }`,
-  ];
-  for (const [p, page] of PAGES.entries()) {
-    report.push(
-      "",
-      `#### ${page.name} (\`${page.path}\`)`,
-      "",
-      table(p, results),
-      "",
-      verdict(p, results),
-    );
-  }
-  const notes: string[] = [];
-  for (const [p, page] of PAGES.entries()) {
-    results[p].forEach((round, i) => {
-      for (const [name, sample] of Object.entries(round)) {
-        if (sample.errors) {
-          notes.push(`${page.name}, ${name}, round ${i + 1}: ${sample.errors}`);
-        }
-      }
-    });
-  }
-  report.push(
-    "",
-    notes.length === 0
-      ? "wrk reported no socket errors and no non-2xx responses."
-      : ["wrk reported:", ...notes.map((n) => `- ${n}`)].join("\n"),
-  );
-  console.log(`\n${report.join("\n")}`);
 }
 
 if (import.meta.main) {
