@@ -1,6 +1,26 @@
 /** Helpers for the dev server's tests. */
 import { join } from "node:path";
+import { chromium } from "playwright-core";
 import { type DevOptions, type DevServer, runDev } from "../../dev.ts";
+
+/**
+ * Debian's Chromium, headless, under playwright-core; the flags keep it from
+ * reaching for the network this machine lacks.
+ */
+export const launchChromium = () =>
+  chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
 
 /** A new temp directory holding `files` (relative path to text). */
 export async function tempProject(

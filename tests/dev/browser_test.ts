@@ -5,14 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { DevServer } from "../../dev.ts";
-import { tempProject, withDev } from "./_helpers.ts";
+import { launchChromium, tempProject, withDev } from "./_helpers.ts";
 
 // Set WSGI_SCREENSHOTS to a directory to keep the pages' screenshots there.
 const SCREENSHOTS = Deno.env.get("WSGI_SCREENSHOTS");
-
-const CHROMIUM = "/usr/bin/chromium";
 
 function project(): Promise<string> {
   return tempProject({
@@ -32,28 +30,12 @@ export default async (environ: { PATH_INFO: string }, startResponse: (s: string,
   });
 }
 
-// The flags keep Chromium from reaching for the network this machine lacks.
-const launch = () =>
-  chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-
 /** Runs `fn` with a browser page and a dev server on a fresh project. */
 async function inBrowser(
   fn: (page: Page, dev: DevServer, dir: string) => Promise<void>,
 ): Promise<void> {
   await withDev(await project(), async (dev, dir) => {
-    const browser = await launch();
+    const browser = await launchChromium();
     try {
       await fn(await browser.newPage(), dev, dir);
     } finally {

@@ -4,32 +4,16 @@
  * process from the app's folder, with Debian's interpreter and Flask.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./_helpers.ts";
 import { project, withDevPython } from "./_python_dev.ts";
 
 const PIN = "321-654-987";
-
-// The flags keep Chromium from reaching for the network this machine lacks.
-const launch = () =>
-  chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
 
 Deno.test("dev.ts app.py's traceback page shows the view's locals and its console runs Python in a chosen frame", async () => {
   await withDevPython(
     await project(),
     async (url) => {
-      const browser = await launch();
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         const response = await page.goto(`${url}boom`);
