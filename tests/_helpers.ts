@@ -235,3 +235,23 @@ export class Spawned {
     }
   }
 }
+
+/**
+ * `deno run -A <entry> app.ts --port 0` in `dir`, started without NO_COLOR
+ * in its environment: Deno colours its own messages unless NO_COLOR is set,
+ * which is what a test of colour-free output must start from.
+ */
+export function spawnWithColour(entry: string, dir: string): Spawned {
+  const noColor = Deno.env.get("NO_COLOR");
+  Deno.env.delete("NO_COLOR");
+  try {
+    return new Spawned(
+      Deno.execPath(),
+      ["run", "-A", entry, "app.ts", "--port", "0"],
+      {},
+      dir,
+    );
+  } finally {
+    if (noColor !== undefined) Deno.env.set("NO_COLOR", noColor);
+  }
+}

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { tempProject, withDev } from "./_helpers.ts";
-import { Spawned } from "../_helpers.ts";
+import { Spawned, spawnWithColour } from "../_helpers.ts";
 import { framesOf, tracebackText } from "../../_dev/debugger/traceback.ts";
 
 /** An app whose handler calls lib.ts's `explode`, which throws on line 2. */
@@ -238,23 +238,10 @@ Deno.test("dev.ts on a pipe prints a failed import and a traceback without ANSI 
   const dir = await tempProject({
     "app.ts": 'import { x } from "./missing.ts";\nexport default () => x;\n',
   });
-  // Deno colours its own messages unless NO_COLOR is set.
-  const noColor = Deno.env.get("NO_COLOR");
-  Deno.env.delete("NO_COLOR");
-  const dev = new Spawned(
-    Deno.execPath(),
-    [
-      "run",
-      "-A",
-      new URL("../../dev.ts", import.meta.url).pathname,
-      "app.ts",
-      "--port",
-      "0",
-    ],
-    {},
+  const dev = spawnWithColour(
+    new URL("../../dev.ts", import.meta.url).pathname,
     dir,
   );
-  if (noColor !== undefined) Deno.env.set("NO_COLOR", noColor);
   try {
     const url = (await dev.waitFor(/Listening on (\S+)/, "stdout"))[1];
     await dev.waitFor(/failed to load: TypeError: Module not found/, "stdout");

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Spawned } from "../_helpers.ts";
+import { spawnWithColour } from "../_helpers.ts";
 import {
   escapeControls,
   formatError,
@@ -41,23 +41,10 @@ Deno.test("server.ts on a pipe prints a failed import without ANSI codes", async
     join(dir, "app.ts"),
     'import { x } from "../missing.ts";\nexport default () => x;\n',
   );
-  // Deno colours its own messages unless NO_COLOR is set.
-  const noColor = Deno.env.get("NO_COLOR");
-  Deno.env.delete("NO_COLOR");
-  const server = new Spawned(
-    Deno.execPath(),
-    [
-      "run",
-      "-A",
-      new URL("../../server.ts", import.meta.url).pathname,
-      "app.ts",
-      "--port",
-      "0",
-    ],
-    {},
+  const server = spawnWithColour(
+    new URL("../../server.ts", import.meta.url).pathname,
     dir,
   );
-  if (noColor !== undefined) Deno.env.set("NO_COLOR", noColor);
   try {
     const status = await server.stop(undefined, 30_000);
     assert.notEqual(status.code, 0);
