@@ -4,17 +4,19 @@
  *
  * When to use it: in development, and in small deployments where the gateway
  * is the only server, to serve a `public/` directory, a favicon or a built
- * front end next to the app. It answers GET and HEAD with validators (ETag,
- * Last-Modified), conditional requests (304, 412), single byte ranges (206) and
- * the file sent from its own stream through `wsgi.file_wrapper`, so the file
- * is never read into memory. Anything it does not serve (no such file,
- * another method) goes to the wrapped app unchanged.
+ * front end next to the app. It answers GET, HEAD and OPTIONS with
+ * validators (ETag, Last-Modified), conditional requests (304, 412), single
+ * byte ranges (206), precompressed siblings (`name.br`, `name.gz`) when asked,
+ * and `Cache-Control` by path. A small file (64 KiB by default) is sent as
+ * one body from memory and kept in a bounded cache; a larger one is sent
+ * from its own stream through `wsgi.file_wrapper`, never read into memory.
+ * Anything it does not serve (no such file, another method) goes to the
+ * wrapped app unchanged.
  *
  * When not to: behind nginx, Caddy or a CDN, let them serve the files: they
- * use `sendfile`, cache open files, compress and handle multipart ranges.
- * There is no directory listing, no compression and no `Content-Encoding`
- * negotiation (precompressed `.gz` files are served as they are, with their
- * own type).
+ * use `sendfile`, compress on the fly and handle multipart ranges. There is
+ * no directory listing and no compression on the fly (see
+ * {@linkcode StaticFilesOptions.precompressed} for files compressed ahead).
  *
  * Security: no request reads outside the root. The path is `PATH_INFO`
  * decoded once as strict UTF-8 (invalid UTF-8 such as the overlong
@@ -31,10 +33,24 @@
  * between the check and the open; do not serve directories that untrusted
  * users can write to.
  *
+ * The cache keeps no `realpath` result: a cached path is re-checked on every
+ * hit, by one `lstat` per directory from the root down (each must still be a
+ * directory, not a symlink, so the path resolved as text is still under the
+ * root) and one of the file (still a regular file, no symlink, with the same
+ * device, inode, size, mtime and ctime). Anything else (a symlink swapped in
+ * anywhere on the way, a file replaced, deleted or turned into a directory)
+ * drops the entry and the request is looked up afresh as above. Only paths
+ * with no symlink on them are cached, and only files and directories that
+ * have not changed for two seconds, so that a later change shows in their
+ * times (Deno reports ctime in whole seconds). A watch of the root is not
+ * used: its events arrive late, and a request in between would be served
+ * from a cache that no longer holds.
+ *
  * Environ keys: reads `REQUEST_METHOD`, `PATH_INFO`, `SCRIPT_NAME` and
  * `QUERY_STRING` (for the directory redirect), `HTTP_IF_MATCH`,
  * `HTTP_IF_UNMODIFIED_SINCE`, `HTTP_IF_NONE_MATCH`, `HTTP_IF_MODIFIED_SINCE`,
- * `HTTP_RANGE`, `HTTP_IF_RANGE` and `wsgi.file_wrapper`; writes nothing.
+ * `HTTP_RANGE`, `HTTP_IF_RANGE`, `HTTP_ACCEPT_ENCODING` (with
+ * `precompressed`) and `wsgi.file_wrapper`; writes nothing.
  *
  * Decisions, for the record:
  *
@@ -72,12 +88,33 @@
  *   a symlink out of the root) falls through like a missing file: the app
  *   decides what a 404 looks like, and nothing tells an attacker which rule
  *   stopped them.
+ * - OPTIONS (RFC 9110 9.3.7) on a path that names a file is answered
+ *   `200 OK` with `Allow: GET, HEAD, OPTIONS` and `Content-Length: 0`,
+ *   from the lookup alone; on any other path it falls through, so the app
+ *   (or a CORS middleware in front) answers for what is not a file. nginx
+ *   answers 405 for OPTIONS on a static file, which tells a client nothing
+ *   about the methods that work.
+ * - HEAD is answered from the lookup (or the cache) alone: the file is not
+ *   opened, whatever its size.
+ * - With `precompressed`, `name.br` or `name.gz` is sent to a client whose
+ *   `Accept-Encoding` names that coding with a q above 0 (`*` does not
+ *   count, as for nginx), with `Content-Encoding`, the original's type, and
+ *   the encoded file's own length, Last-Modified and ETag (which carries the
+ *   coding, `"<mtime>-<size>.gz"`, so that it never equals the original's).
+ *   Ranges and conditionals apply to the encoded bytes, as nginx's
+ *   `gzip_static` does. Every answer for a file with such a sibling says
+ *   `Vary: Accept-Encoding`, the one that sends the original included, as
+ *   nginx's `gzip_vary` does.
  * - `realpath`, `stat` and `open` are synchronous: on a local disk they
  *   take a few microseconds each, where an async op costs about 50 µs of
  *   thread hops. A hit is thus answered without a promise; reading the file
  *   stays asynchronous. On a slow network file system these calls would
  *   block the event loop; serve such files otherwise.
- * - The whole file, and a range that runs to its end, are sent from the
+ * - A file up to `smallFileSize` bytes is read whole (open, fstat that it is
+ *   still the file looked up, read, close) and sent as one in-memory body,
+ *   the server's fastest path; the cache keeps those bytes, bounded by
+ *   `cacheSize` with least recently used entries out first.
+ * - A larger file, and a range that runs to its end, are sent from the
  *   file's own stream (`wsgi.file_wrapper`'s fast path, no JavaScript per
  *   chunk); a range that stops earlier goes through a stream that reads
  *   exactly its length, 64 KiB at a time.
@@ -162,7 +199,103 @@ export interface StaticFilesOptions {
    * `{ ".webmanifest": "application/manifest+json" }`. Sent as given.
    */
   contentTypes?: Record<string, string>;
+  /**
+   * `Cache-Control` by path: the first rule whose `path` matches the
+   * file's path under the root (`/assets/app.3f9a2c.js`; a directory's
+   * index as `/docs/index.html`) sets the header. Files that no rule
+   * matches get {@linkcode StaticFilesOptions.cacheControl} or
+   * {@linkcode StaticFilesOptions.maxAge}, if given.
+   *
+   * @example Fingerprinted assets are immutable, pages revalidated
+   * ```ts
+   * import { staticFiles } from "@wsgi/deno/middleware";
+   * import { Client } from "@wsgi/deno/testing";
+   * import assert from "node:assert/strict";
+   *
+   * const root = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${root}/app.3f9a2c81.js`, "console.log(1);\n");
+   * await Deno.writeTextFile(`${root}/index.html`, "<script src=app.3f9a2c81.js></script>\n");
+   * const app = staticFiles(root, {
+   *   cacheControl: "no-cache",
+   *   cacheRules: [{
+   *     path: /\.[0-9a-f]{8}\.(?:js|css)$/,
+   *     cacheControl: "public, max-age=31536000, immutable",
+   *   }],
+   * })((_environ, startResponse) => {
+   *   startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
+   *   return ["Not Found\n"];
+   * });
+   * const client = new Client(app);
+   * const script = await client.get("/app.3f9a2c81.js");
+   * assert.equal(script.headers.get("cache-control"), "public, max-age=31536000, immutable");
+   * const page = await client.get("/");
+   * assert.equal(page.headers.get("cache-control"), "no-cache");
+   * await Deno.remove(root, { recursive: true });
+   * ```
+   */
+  cacheRules?: { path: RegExp; cacheControl: string }[];
+  /**
+   * Serve `name.br` or `name.gz` from beside `name` to a client whose
+   * `Accept-Encoding` takes that coding, as nginx's `brotli_static` and
+   * `gzip_static` do: with `Content-Encoding`, the type of `name`, the
+   * encoded file's own length, ETag and ranges, and `Vary:
+   * Accept-Encoding` on every answer for a file that has such a sibling.
+   * `true` means both, brotli first; a list gives the codings in order of
+   * preference. For a directory root only.
+   *
+   * @default {false}
+   *
+   * @example Serve a brotli or gzip file made at build time
+   * ```ts
+   * import { staticFiles } from "@wsgi/deno/middleware";
+   * import { Client } from "@wsgi/deno/testing";
+   * import assert from "node:assert/strict";
+   * import { gzipSync } from "node:zlib";
+   *
+   * const root = await Deno.makeTempDir();
+   * const css = "body { margin: 0 }\n".repeat(100);
+   * await Deno.writeTextFile(`${root}/site.css`, css);
+   * await Deno.writeFile(`${root}/site.css.gz`, gzipSync(css));
+   * const app = staticFiles(root, { precompressed: true })((_environ, startResponse) => {
+   *   startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
+   *   return ["Not Found\n"];
+   * });
+   * const client = new Client(app);
+   * const gzipped = await client.get("/site.css", { headers: { "Accept-Encoding": "gzip" } });
+   * assert.equal(gzipped.headers.get("content-encoding"), "gzip");
+   * assert.equal(gzipped.headers.get("content-type"), "text/css; charset=utf-8");
+   * assert.equal(gzipped.headers.get("vary"), "Accept-Encoding");
+   * const plain = await client.get("/site.css");
+   * assert.equal(plain.text(), css);
+   * assert.equal(plain.headers.get("vary"), "Accept-Encoding");
+   * await Deno.remove(root, { recursive: true });
+   * ```
+   */
+  precompressed?: boolean | ("br" | "gzip")[];
+  /**
+   * Files up to this many bytes are read whole and sent as one body from
+   * memory, the server's fastest path (and kept in the cache, see
+   * {@linkcode StaticFilesOptions.cacheSize}); larger files are sent from
+   * their own stream, never read into memory.
+   *
+   * @default {65536}
+   */
+  smallFileSize?: number;
+  /**
+   * The cache's bound, in bytes: the small files' bytes plus 512 for each
+   * entry's metadata, least recently used out first. A hit costs one
+   * `lstat` per directory from the root down and one for the file, which
+   * must still be the same file (device, inode, size, mtime, ctime); 0
+   * turns the cache off, and every request looks its file up afresh.
+   *
+   * @default {16777216}
+   */
+  cacheSize?: number;
 }
+
+type Coding = "br" | "gzip";
+const EXTENSIONS: Record<Coding, string> = { br: ".br", gzip: ".gz" };
+const ALLOW = "GET, HEAD, OPTIONS";
 
 // Content types by extension. Text types get a charset; everything not
 // listed is application/octet-stream.
@@ -205,6 +338,10 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 const DEFAULT_TYPE = "application/octet-stream";
 
+// Measured in bench/static.ts: see the module notes.
+const SMALL_FILE_SIZE = 65536;
+const CACHE_SIZE = 16 << 20;
+
 const SEP = Deno.build.os === "windows" ? "\\" : "/";
 const WINDOWS = Deno.build.os === "windows";
 
@@ -230,6 +367,18 @@ interface Config {
   etag: "strong" | "weak" | false;
   dotfiles: boolean;
   types: Record<string, string>;
+  cacheRules: { path: RegExp; cacheControl: string }[];
+  /** The precompressed codings, in order of preference. */
+  codings: Coding[];
+  smallFileSize: number;
+  cacheSize: number;
+}
+
+/** What every request of one middleware shares. */
+interface State {
+  config: Config;
+  /** Undefined when the cache is off. */
+  cache: FileCache | undefined;
 }
 
 /**
@@ -277,12 +426,17 @@ export function staticFiles(
 ): Middleware {
   const config = configure(root, options);
   return function staticFilesMiddleware(app: App): App {
+    // One cache per app, so that two stacks never see each other's files.
+    const state: State = {
+      config,
+      cache: config.cacheSize > 0 ? new FileCache(config.cacheSize) : undefined,
+    };
     return function staticFiles(environ, startResponse) {
       const method = environ.REQUEST_METHOD;
-      if (method !== "GET" && method !== "HEAD") {
+      if (method !== "GET" && method !== "HEAD" && method !== "OPTIONS") {
         return app(environ, startResponse);
       }
-      return serveFile(config, environ, startResponse) ??
+      return serveFile(state, environ, startResponse) ??
         app(environ, startResponse);
     };
   };
@@ -360,6 +514,53 @@ function configure(root: string, options: StaticFilesOptions): Config {
     );
   }
 
+  const cacheRules = (options.cacheRules ?? []).map((rule, i) => {
+    if (
+      !(rule?.path instanceof RegExp) || rule.path.global || rule.path.sticky
+    ) {
+      throw new TypeError(
+        `Cannot create staticFiles: cacheRules[${i}].path must be a RegExp without the g or y flag`,
+      );
+    }
+    checkValue(`cacheRules[${i}].cacheControl`, rule.cacheControl);
+    if (typeof rule.cacheControl !== "string") {
+      throw new TypeError(
+        `Cannot create staticFiles: cacheRules[${i}].cacheControl must be a string`,
+      );
+    }
+    return { path: rule.path, cacheControl: rule.cacheControl };
+  });
+
+  const precompressed = options.precompressed ?? false;
+  const codings: Coding[] = precompressed === true
+    ? ["br", "gzip"]
+    : precompressed === false
+    ? []
+    : precompressed;
+  if (
+    !Array.isArray(codings) ||
+    codings.some((c) => c !== "br" && c !== "gzip") ||
+    new Set(codings).size !== codings.length
+  ) {
+    throw new TypeError(
+      `Cannot create staticFiles: precompressed must be true, false or a list of "br" and "gzip", got ${
+        JSON.stringify(precompressed)
+      }`,
+    );
+  }
+  if (single && codings.length > 0) {
+    throw new TypeError(
+      "Cannot create staticFiles: precompressed needs a directory root, not a single file",
+    );
+  }
+
+  const smallFileSize = byteCount(
+    "smallFileSize",
+    options.smallFileSize,
+    SMALL_FILE_SIZE,
+  );
+  const cacheSize = byteCount("cacheSize", options.cacheSize, CACHE_SIZE);
+
   return {
     root: real,
     rootPrefix: real.endsWith(SEP) ? real : real + SEP,
@@ -370,7 +571,26 @@ function configure(root: string, options: StaticFilesOptions): Config {
     etag,
     dotfiles: options.dotfiles ?? false,
     types,
+    cacheRules,
+    codings: [...codings],
+    smallFileSize,
+    cacheSize,
   };
+}
+
+/** A size option: a whole number of bytes, or its default. */
+function byteCount(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(
+      `Cannot create staticFiles: ${name} must be a whole number of bytes, got ${value}`,
+    );
+  }
+  return value;
 }
 
 /** Throws unless `value` is a valid header value (a native string). */
@@ -455,12 +675,360 @@ function lookup(
   }
 }
 
+/** A file the middleware serves: one representation of a resource. */
+interface Representation {
+  /** The real path, opened to send it. */
+  path: string;
+  dev: number;
+  ino: number | null;
+  size: number;
+  /** Modification and status-change times in ms, as Deno reports them. */
+  mtime: number | undefined;
+  ctime: number | undefined;
+  etag: string | undefined;
+  /** Last-Modified in whole seconds, for the preconditions. */
+  seconds: number | undefined;
+  /** ETag, Last-Modified, Cache-Control and Vary: what a 304 carries too. */
+  validators: Header[];
+  /** Content-Type, and Content-Encoding for a precompressed file. */
+  content: Header[];
+  /** The whole file, once read: small files only. */
+  bytes: Uint8Array | undefined;
+}
+
+/** What a request path resolved to, as the cache keeps it. */
+interface Entry {
+  key: string;
+  /**
+   * The directories from the root down to the file's own, each checked on
+   * a hit to be a directory and no symlink: then the file's path, resolved
+   * as text, is still under the root.
+   */
+  dirs: string[];
+  file: Representation;
+  /** The precompressed siblings found, by coding. */
+  encoded: Partial<Record<Coding, Representation>>;
+  /**
+   * The file's directory (inode, mtime, ctime) when siblings are looked
+   * for: while it holds, no sibling came or went.
+   */
+  dirStamp: string | undefined;
+  /** The bytes it holds, plus a fixed charge for its metadata. */
+  cost: number;
+  /** Whether the cache holds it (a fresh lookup may not be cacheable). */
+  cached: boolean;
+}
+
+// What an entry without bytes counts for, so that the bound also bounds
+// their number.
+const ENTRY_COST = 512;
+
+// A file (or directory) modified less than this long ago may change again
+// within the same timestamp: its bytes and siblings are not kept. Deno
+// reports ctime in whole seconds, hence the two seconds.
+const SETTLE_MS = 2000;
+
+/** The files of recent requests, least recently used first. */
+class FileCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #limit: number;
+  #bytes = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** The entry for `key`, now the most recently used. */
+  get(key: string): Entry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  add(entry: Entry): void {
+    if (entry.cost > this.#limit) return;
+    const old = this.#entries.get(entry.key);
+    if (old !== undefined) this.delete(old);
+    this.#entries.set(entry.key, entry);
+    entry.cached = true;
+    this.#bytes += entry.cost;
+    this.#evict();
+  }
+
+  /** Counts bytes read into a cached entry. */
+  grow(entry: Entry, bytes: number): void {
+    entry.cost += bytes;
+    this.#bytes += bytes;
+    this.#evict();
+  }
+
+  delete(entry: Entry): void {
+    if (!entry.cached) return;
+    entry.cached = false;
+    this.#entries.delete(entry.key);
+    this.#bytes -= entry.cost;
+  }
+
+  #evict(): void {
+    for (const entry of this.#entries.values()) {
+      if (this.#bytes <= this.#limit) return;
+      this.delete(entry);
+    }
+  }
+}
+
+/** A directory's identity and times, to see whether an entry came or went. */
+function stamp(info: Deno.FileInfo): string {
+  return `${info.dev}:${info.ino}:${info.mtime?.getTime()}:${info.ctime?.getTime()}`;
+}
+
+/** Whether `info` (an lstat or fstat) is the very file `file` was. */
+function same(info: Deno.FileInfo, file: Representation): boolean {
+  return info.isFile && info.ino === file.ino && info.dev === file.dev &&
+    info.size === file.size && info.mtime?.getTime() === file.mtime &&
+    info.ctime?.getTime() === file.ctime;
+}
+
+/** Whether a change to the file would show in its times (see SETTLE_MS). */
+function settled(info: Deno.FileInfo, now: number): boolean {
+  const mtime = info.mtime?.getTime();
+  const ctime = info.ctime?.getTime();
+  return mtime !== undefined && now - mtime >= SETTLE_MS &&
+    (ctime === undefined || now - ctime >= SETTLE_MS);
+}
+
+/**
+ * Whether the tree still holds what `entry` saw, in one `lstat` per
+ * directory from the root down and one for the file: no symlink on the
+ * way (so the path, resolved as text, is under the root), the same file
+ * with the same size and times, and, when siblings are looked for, no
+ * entry added to or removed from its directory.
+ */
+function holds(entry: Entry): boolean {
+  try {
+    let info: Deno.FileInfo | undefined;
+    for (const dir of entry.dirs) {
+      info = Deno.lstatSync(dir);
+      if (!info.isDirectory) return false; // A symlink is no directory here.
+    }
+    if (entry.dirStamp !== undefined && stamp(info!) !== entry.dirStamp) {
+      return false;
+    }
+    return same(Deno.lstatSync(entry.file.path), entry.file);
+  } catch {
+    return false; // Gone, or unreadable: a fresh lookup says which.
+  }
+}
+
+/** A file's representation, its headers built once. */
+function represent(
+  config: Config,
+  real: string,
+  info: Deno.FileInfo,
+  type: string,
+  cacheControl: string | undefined,
+  coding: Coding | undefined,
+  vary: boolean,
+): Representation {
+  const size = info.size;
+  const mtime = info.mtime?.getTime();
+  // An encoded file is another representation: its strong ETag must differ
+  // from the original's even when size and time agree.
+  const etag = config.etag === false || mtime === undefined
+    ? undefined
+    : `${config.etag === "weak" ? "W/" : ""}"${mtime.toString(16)}-${
+      size.toString(16)
+    }${coding === undefined ? "" : "." + coding}"`;
+  const seconds = mtime === undefined ? undefined : Math.floor(mtime / 1000);
+  const validators: Header[] = [];
+  if (etag !== undefined) validators.push(["ETag", etag]);
+  if (seconds !== undefined) {
+    validators.push(["Last-Modified", new Date(seconds * 1000).toUTCString()]);
+  }
+  if (cacheControl !== undefined) {
+    validators.push(["Cache-Control", cacheControl]);
+  }
+  if (vary) validators.push(["Vary", "Accept-Encoding"]);
+  const content: Header[] = [["Content-Type", type]];
+  if (coding !== undefined) content.push(["Content-Encoding", coding]);
+  return {
+    path: real,
+    dev: info.dev,
+    ino: info.ino,
+    size,
+    mtime,
+    ctime: info.ctime?.getTime(),
+    etag,
+    seconds,
+    validators,
+    content,
+    bytes: undefined,
+  };
+}
+
+/**
+ * Looks the request's file up afresh: `realpath` and `stat` for it, its
+ * index and its precompressed siblings. Undefined when there is nothing to
+ * serve, REDIRECT for a directory asked for without its slash.
+ */
+function find(
+  config: Config,
+  request: RequestPath,
+  key: string,
+): Entry | typeof REDIRECT | undefined {
+  const { segments } = request;
+  const candidate = segments.length === 0
+    ? config.root
+    : config.rootPrefix + segments.join(SEP);
+  let found = lookup(config, candidate);
+  if (found === undefined) return undefined;
+  let names = segments;
+  let path = candidate;
+  if (found.info.isDirectory) {
+    if (!request.slash) return REDIRECT;
+    if (config.index === false) return undefined;
+    names = [...segments, config.index];
+    path = candidate + SEP + config.index;
+    found = lookup(config, found.real + SEP + config.index);
+    if (found === undefined) return undefined;
+  } else if (request.slash && !config.single) {
+    return undefined; // "/file.txt/" names no directory.
+  }
+  if (!found.info.isFile) return undefined;
+  const { real, info } = found;
+
+  const dot = real.lastIndexOf(".");
+  const type = (dot > real.lastIndexOf(SEP) &&
+    config.types[real.slice(dot).toLowerCase()]) || DEFAULT_TYPE;
+  const relative = config.single
+    ? real.slice(real.lastIndexOf(SEP)).replaceAll(SEP, "/")
+    : "/" + names.join("/");
+  const cacheControl =
+    config.cacheRules.find((rule) => rule.path.test(relative))
+      ?.cacheControl ?? config.cacheControl;
+
+  const now = Date.now();
+  // Only a path with no symlink on it is checked by lstat alone on a hit.
+  let cacheable = real === path && settled(info, now);
+  const encoded: Partial<Record<Coding, Representation>> = {};
+  let dirStamp: string | undefined;
+  if (config.codings.length > 0) {
+    let parent: Deno.FileInfo;
+    try {
+      parent = Deno.lstatSync(path.slice(0, path.lastIndexOf(SEP)));
+    } catch (error) {
+      if (isMiss(error)) return undefined;
+      throw error;
+    }
+    dirStamp = stamp(parent);
+    cacheable &&= settled(parent, now);
+    for (const coding of config.codings) {
+      const sibling = path + EXTENSIONS[coding];
+      const other = lookup(config, sibling);
+      if (other === undefined || !other.info.isFile) continue;
+      encoded[coding] = represent(
+        config,
+        other.real,
+        other.info,
+        type,
+        cacheControl,
+        coding,
+        true,
+      );
+      cacheable &&= other.real === sibling && settled(other.info, now);
+    }
+  }
+  const vary = Object.keys(encoded).length > 0;
+  const dirs = config.single ? [] : [config.root];
+  for (let i = 1; i < names.length; i++) {
+    dirs.push(config.rootPrefix + names.slice(0, i).join(SEP));
+  }
+  return {
+    key,
+    dirs,
+    file: represent(config, real, info, type, cacheControl, undefined, vary),
+    encoded,
+    dirStamp: config.codings.length > 0 ? dirStamp : undefined,
+    cost: cacheable ? ENTRY_COST + key.length : Infinity,
+    cached: false,
+  };
+}
+
+const REDIRECT = Symbol("redirect");
+
+/**
+ * The representation to send: the first precompressed sibling, in the
+ * configured order, whose coding the client accepts; else the file.
+ */
+function choose(
+  config: Config,
+  entry: Entry,
+  acceptEncoding: string | undefined,
+): Representation {
+  if (acceptEncoding === undefined) return entry.file;
+  for (const coding of config.codings) {
+    const rep = entry.encoded[coding];
+    if (rep !== undefined && accepts(acceptEncoding, coding)) return rep;
+  }
+  return entry.file;
+}
+
+/**
+ * Whether an `Accept-Encoding` value (RFC 9110 12.5.3) names `coding`
+ * with a q above 0. `*` is not taken to mean a precompressed file, as
+ * nginx does not: the identity is always acceptable unless refused.
+ */
+function accepts(header: string, coding: Coding): boolean {
+  for (const element of header.split(",")) {
+    const [name, ...params] = element.split(";");
+    if (name.trim().toLowerCase() !== coding) continue;
+    for (const param of params) {
+      const [key, value = ""] = param.split("=");
+      if (key.trim().toLowerCase() !== "q") continue;
+      const q = value.trim();
+      if (!/^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(q)) return false;
+      return Number(q) > 0;
+    }
+    return true;
+  }
+  return false;
+}
+
+/** Reads a small file whole, or undefined if it is no longer `rep`'s file. */
+function readWhole(rep: Representation): Uint8Array | undefined {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(rep.path, { read: true });
+  } catch (error) {
+    if (isMiss(error)) return undefined;
+    throw error;
+  }
+  try {
+    if (!same(file.statSync(), rep)) return undefined;
+    const bytes = new Uint8Array(rep.size);
+    for (let at = 0; at < bytes.length;) {
+      const n = file.readSync(bytes.subarray(at));
+      if (n === null) return undefined;
+      at += n;
+    }
+    return bytes;
+  } finally {
+    file.close();
+  }
+}
+
 /** Serves the request, or returns undefined to let the app have it. */
 function serveFile(
-  config: Config,
+  state: State,
   environ: Environ,
   startResponse: StartResponse,
+  retried = false,
 ): Body | undefined {
+  const { config, cache } = state;
+  const method = environ.REQUEST_METHOD;
   // 1. The path, decoded and checked as text.
   const request = parsePath(config, environ.PATH_INFO ?? "");
   if (request === undefined) return undefined;
@@ -472,40 +1040,43 @@ function serveFile(
     (segments.length > 0 || request.slash && config.prefix.length > 0)
   ) return undefined;
 
-  // 2. The file: resolved, under the root, a directory's index.
-  const candidate = segments.length === 0
-    ? config.root
-    : config.rootPrefix + segments.join(SEP);
-  let found = lookup(config, candidate);
-  if (found === undefined) return undefined;
-  if (found.info.isDirectory) {
-    if (!request.slash) return redirectToSlash(environ, startResponse, request);
-    if (config.index === false) return undefined;
-    found = lookup(config, found.real + SEP + config.index);
+  // 2. The file: a cached entry the tree still holds, else a fresh lookup
+  // (resolved, under the root, a directory's index), kept if it can be.
+  const key = segments.join("/") + (request.slash ? "/" : "");
+  let entry = cache?.get(key);
+  if (entry !== undefined && !holds(entry)) {
+    cache!.delete(entry);
+    entry = undefined;
+  }
+  const hit = entry !== undefined;
+  if (entry === undefined) {
+    const found = find(config, request, key);
     if (found === undefined) return undefined;
-  } else if (request.slash && !config.single) {
-    return undefined; // "/file.txt/" names no directory.
+    if (found === REDIRECT) {
+      return method === "OPTIONS"
+        ? undefined
+        : redirectToSlash(environ, startResponse, request);
+    }
+    entry = found;
+    cache?.add(entry);
   }
-  if (!found.info.isFile) return undefined;
-  const { real, info } = found;
 
-  // 3. Validators, and the preconditions they answer.
-  const size = info.size;
-  const mtime = info.mtime?.getTime();
-  const headers: Header[] = [];
-  const etag = config.etag === false || mtime === undefined
-    ? undefined
-    : `${config.etag === "weak" ? "W/" : ""}"${mtime.toString(16)}-${
-      size.toString(16)
-    }"`;
-  if (etag !== undefined) headers.push(["ETag", etag]);
-  const seconds = mtime === undefined ? undefined : Math.floor(mtime / 1000);
-  if (seconds !== undefined) {
-    headers.push(["Last-Modified", new Date(seconds * 1000).toUTCString()]);
+  // 3. OPTIONS: what the file allows, known without reading it.
+  if (method === "OPTIONS") {
+    startResponse("200 OK", [["Allow", ALLOW], ["Content-Length", "0"]]);
+    return [];
   }
-  if (config.cacheControl !== undefined) {
-    headers.push(["Cache-Control", config.cacheControl]);
+
+  // 4. The representation: a precompressed sibling the client accepts, if
+  // a cached one is still the file it was, else the file itself.
+  const rep = choose(config, entry, environ.HTTP_ACCEPT_ENCODING);
+  if (hit && rep !== entry.file && !sameAt(rep)) {
+    cache!.delete(entry);
+    return retried ? undefined : serveFile(state, environ, startResponse, true);
   }
+
+  // 5. Validators, and the preconditions they answer.
+  const { size, etag, seconds } = rep;
   const precondition = preconditions(environ, etag, seconds);
   if (precondition === "failed") {
     // An error, not the file: no validators, nothing to cache.
@@ -515,12 +1086,12 @@ function serveFile(
     return ["Precondition Failed\n"];
   }
   if (precondition === "not modified") {
-    startResponse("304 Not Modified", headers);
+    startResponse("304 Not Modified", rep.validators.slice());
     return [];
   }
 
-  // 4. The range, if one applies (RFC 9110 14.2: GET only).
-  const range = environ.REQUEST_METHOD === "GET"
+  // 6. The range, if one applies (RFC 9110 14.2: GET only).
+  const range = method === "GET"
     ? rangeOf(environ, size, etag, seconds)
     : undefined;
   if (range === "unsatisfiable") {
@@ -530,44 +1101,90 @@ function serveFile(
     ]);
     return ["Range Not Satisfiable\n"];
   }
+  const headers = [...rep.validators, ...rep.content];
+  if (range === undefined) {
+    headers.push(["Accept-Ranges", "bytes"], ["Content-Length", String(size)]);
+  } else {
+    headers.push(
+      ["Content-Length", String(range[1] - range[0] + 1)],
+      ["Content-Range", `bytes ${range[0]}-${range[1]}/${size}`],
+    );
+  }
 
-  // 5. The body, from the file's own stream.
-  const dot = real.lastIndexOf(".");
-  const type = (dot > real.lastIndexOf(SEP) &&
-    config.types[real.slice(dot).toLowerCase()]) || DEFAULT_TYPE;
-  headers.push(["Content-Type", type]);
+  // 7. HEAD: the headers alone; the file is not even opened.
+  if (method === "HEAD") {
+    startResponse("200 OK", headers);
+    return [];
+  }
+
+  // 8. A small file: one body in memory, read once while it is cached.
+  if (size <= config.smallFileSize) {
+    let bytes = rep.bytes;
+    if (bytes === undefined) {
+      bytes = readWhole(rep);
+      if (bytes === undefined) {
+        // It changed since it was looked up: look again, once, then send
+        // whatever the stream finds (the server cuts it to length).
+        cache?.delete(entry);
+        return retried
+          ? stream(environ, startResponse, rep, headers, range)
+          : serveFile(state, environ, startResponse, true);
+      }
+      if (entry.cached) {
+        rep.bytes = bytes;
+        cache!.grow(entry, bytes.length);
+      }
+    }
+    if (range === undefined) {
+      startResponse("200 OK", headers);
+      return [bytes];
+    }
+    startResponse("206 Partial Content", headers);
+    return [bytes.subarray(range[0], range[1] + 1)];
+  }
+
+  // 9. A larger one, from the file's own stream.
+  return stream(environ, startResponse, rep, headers, range);
+}
+
+/** Whether the file at `rep.path` is still `rep`'s, by one `lstat`. */
+function sameAt(rep: Representation): boolean {
+  try {
+    return same(Deno.lstatSync(rep.path), rep);
+  } catch {
+    return false;
+  }
+}
+
+/** Sends `rep`, or the range of it, from the file's own stream. */
+function stream(
+  environ: Environ,
+  startResponse: StartResponse,
+  rep: Representation,
+  headers: Header[],
+  range: [number, number] | undefined,
+): Body | undefined {
   let file: Deno.FsFile;
   try {
-    file = Deno.openSync(real, { read: true });
+    file = Deno.openSync(rep.path, { read: true });
   } catch (error) {
     if (isMiss(error)) return undefined;
     throw error;
   }
   try {
     if (range === undefined) {
-      // HEAD too: the server drops the body of a HEAD response, and an
-      // empty body under this Content-Length would count as cut short.
-      headers.push(
-        ["Accept-Ranges", "bytes"],
-        ["Content-Length", String(size)],
-      );
       startResponse("200 OK", headers);
       return wrap(environ, file);
     }
     const [start, end] = range;
-    const length = end - start + 1;
-    headers.push(
-      ["Content-Length", String(length)],
-      ["Content-Range", `bytes ${start}-${end}/${size}`],
-    );
     if (start > 0) file.seekSync(start, Deno.SeekMode.Start);
     startResponse("206 Partial Content", headers);
     // A range that runs to the end is the file's own stream from `start`;
-    // a shorter one is a stream that stops after `length` bytes.
+    // a shorter one is a stream that stops after its length.
     return wrap(
       environ,
       file,
-      end === size - 1 ? undefined : bounded(file, length),
+      end === rep.size - 1 ? undefined : bounded(file, end - start + 1),
     );
   } catch (error) {
     file.close();
