@@ -13,9 +13,14 @@ import type { AppLike, Environ, ErrorSink } from "../_contract/types.ts";
 import { toApp } from "../_shared/app_like.ts";
 import { errorStream } from "../_shared/errors.ts";
 import { type EnvironContext, makeEnviron } from "./environ.ts";
-import { checkRequest, field, innerFields } from "./request_checks.ts";
+import { checkRequest } from "./request_checks.ts";
 import { Exchange, tooLarge } from "./exchange.ts";
-import type { RequestHead, RequestParts } from "./request_parts.ts";
+import {
+  field,
+  innerFields,
+  type RequestHead,
+  type RequestParts,
+} from "./request_parts.ts";
 
 /** Options of `toFetchHandler`, shared by `serve`. */
 export interface FetchHandlerOptions {

@@ -3,15 +3,16 @@
  * object of CGI variables and `wsgi.*` keys that PEP 3333 describes.
  *
  * The costly parts are filled in only when an app first asks for one of
- * them: one `HTTP_*` key per request header and `REMOTE_ADDR`/`REMOTE_PORT`
- * as one group, `deno.signal` on its own. Reading all of `req.headers` costs
- * about a tenth of a hello-world request, and so does `info.remoteAddr` (a
- * call into the runtime); most apps read two or three headers, if any. And
+ * them: each `HTTP_*` key (and `CONTENT_TYPE`, `CONTENT_LENGTH`) on its own,
+ * read from that one field, `REMOTE_ADDR`/`REMOTE_PORT` as one group,
+ * `deno.signal` on its own. Reading all of `req.headers` costs about a tenth
+ * of a hello-world request, and so does `info.remoteAddr` (a call into the
+ * runtime); most apps and middleware read two or three headers, if any. And
  * Deno 2.9 prints a notice the first time `req.signal` is read, which apps
- * that never use the signal should not see. The environ is a Proxy over a plain
- * object: `Object.keys`, spreading, `in`, `JSON.stringify` and assignment all
- * behave as on a plain object, because every operation that could observe a
- * header key fills them all in first.
+ * that never use the signal should not see. The environ is a Proxy over a
+ * plain object: `Object.keys`, spreading, `in`, `JSON.stringify` and
+ * assignment all behave as on a plain object, because every operation that
+ * could observe a key fills it in first, and listing the keys fills them all.
  *
  * @module
  */
@@ -20,7 +21,12 @@ import { Input } from "./input.ts";
 import { encodeNative } from "../_shared/native.ts";
 import { unquoteNative } from "../_shared/percent.ts";
 import { splitHostPort } from "../_shared/host.ts";
-import type { RequestParts, SignalSource } from "./request_parts.ts";
+import {
+  field,
+  innerFields,
+  type RequestParts,
+  type SignalSource,
+} from "./request_parts.ts";
 import { fileWrapper } from "../_shared/file_body.ts";
 
 /** What the server knows once, for every request it builds an environ for. */
@@ -125,7 +131,8 @@ export function makeEnviron(
     defineOnFirstRead(target, "deno.request", () => req.toRequest());
   }
   if (eager) {
-    fillLazyKeys(target, req, info);
+    fillRemote(target, info);
+    fillHeaders(target, req);
     target["deno.signal"] = source?.signal(req) ?? req.signal;
     return target;
   }
@@ -167,9 +174,8 @@ function defineOnFirstRead(
   });
 }
 
-function fillLazyKeys(
+function fillRemote(
   target: Environ,
-  req: RequestParts,
   info: Deno.ServeHandlerInfo | undefined,
 ): void {
   const remote = (info?.remoteAddr ?? {}) as Partial<Deno.NetAddr>;
@@ -177,40 +183,78 @@ function fillLazyKeys(
   // report loopback (gunicorn gives an empty REMOTE_ADDR and no port).
   target.REMOTE_ADDR = remote.hostname ?? "127.0.0.1";
   target.REMOTE_PORT = remote.port === undefined ? "0" : String(remote.port);
+}
+
+/**
+ * Fills in the key of every request header, except those in `settled`
+ * (read, written or deleted one by one already).
+ */
+function fillHeaders(
+  target: Environ,
+  req: RequestParts,
+  settled?: Set<string>,
+): void {
   for (const [name, value] of req.headers) {
-    if (name === "content-type") target.CONTENT_TYPE = value;
-    else if (name === "content-length") {
-      // Repeated lines arrive joined ("3, 3"); Deno.serve refuses them unless
-      // they agree, and RFC 9110 §8.6 lets a recipient keep one instance.
-      const comma = value.indexOf(",");
-      target.CONTENT_LENGTH = comma < 0 ? value : value.slice(0, comma);
-    } else if (!name.includes("_")) {
-      target["HTTP_" + name.toUpperCase().replaceAll("-", "_")] = value;
+    const key = keyOf(name);
+    if (key !== undefined && settled?.has(key) !== true) {
+      target[key] = key === "CONTENT_LENGTH" ? firstLength(value) : value;
     }
   }
 }
 
-const FILLED_WITH_HEADERS = new Set([
-  "CONTENT_TYPE",
-  "CONTENT_LENGTH",
-  "REMOTE_ADDR",
-  "REMOTE_PORT",
-]);
-const SIGNAL = "deno.signal";
-
-/** Whether `key` is one of the keys filled in with the headers. */
-function isHeaderKey(key: string | symbol): boolean {
-  return typeof key === "string" &&
-    (key.startsWith("HTTP_") || FILLED_WITH_HEADERS.has(key));
+/** The environ key of the header `name` (lowercase); undefined for none. */
+function keyOf(name: string): string | undefined {
+  if (name === "content-type") return "CONTENT_TYPE";
+  if (name === "content-length") return "CONTENT_LENGTH";
+  if (name.includes("_")) return undefined;
+  return "HTTP_" + name.toUpperCase().replaceAll("-", "_");
 }
 
-/** Proxy traps that fill in the lazy keys before anything can observe them. */
+// What follows "HTTP_" in a key that a header can give: a token (RFC 9110
+// 5.6.2) upper-cased, with "_" for "-"; a header named with "_" is dropped.
+const HEADER_KEY_REST = /^[A-Z0-9!#$%&'*+.^_`|~]+$/;
+
+/**
+ * The header whose key is `key`, the inverse of {@linkcode keyOf}, or
+ * undefined when no header gives that key.
+ */
+function headerOf(key: string): string | undefined {
+  if (key === "CONTENT_TYPE") return "content-type";
+  if (key === "CONTENT_LENGTH") return "content-length";
+  if (!key.startsWith("HTTP_")) return undefined;
+  const rest = key.slice(5);
+  if (!HEADER_KEY_REST.test(rest)) return undefined;
+  const name = rest.toLowerCase().replaceAll("_", "-");
+  return name === "content-type" || name === "content-length"
+    ? undefined
+    : name;
+}
+
+/**
+ * Repeated lines arrive joined ("3, 3"); Deno.serve refuses them unless they
+ * agree, and RFC 9110 §8.6 lets a recipient keep one instance.
+ */
+function firstLength(value: string): string {
+  const comma = value.indexOf(",");
+  return comma < 0 ? value : value.slice(0, comma);
+}
+
+const SIGNAL = "deno.signal";
+
+/**
+ * Proxy traps that fill in the lazy keys before anything can observe them.
+ * A header key is read alone, from that one field, when it is first
+ * touched; listing the keys fills in every header not touched yet.
+ */
 class LazyKeys implements ProxyHandler<Environ> {
   // Each is cleared once its keys are filled in.
   #req: RequestParts | undefined;
   #info: Deno.ServeHandlerInfo | undefined;
+  #remotePending = true;
   #signalFor: RequestParts | undefined;
   #source: SignalSource | undefined;
+  // The header keys touched one by one, which the fill of all leaves alone.
+  #settled: Set<string> | undefined;
 
   constructor(
     req: RequestParts,
@@ -223,23 +267,57 @@ class LazyKeys implements ProxyHandler<Environ> {
     this.#source = source;
   }
 
-  /** Fills in the group `key` belongs to, if it has not been yet. */
+  /** Fills in what `key` needs before it can be looked at. */
   #fill(target: Environ, key: string | symbol): void {
-    if (this.#req !== undefined && isHeaderKey(key)) {
-      try {
-        fillLazyKeys(target, this.#req, this.#info);
-      } catch (error) {
-        throw new Error(
-          `Cannot read ${String(key)} from the environ: the request is over, ` +
-            "and its headers go with it; read what you need while handling it",
-          { cause: error },
-        );
+    if (typeof key !== "string") return;
+    if (key === "REMOTE_ADDR" || key === "REMOTE_PORT") {
+      if (this.#remotePending) {
+        this.#remotePending = false;
+        fillRemote(target, this.#info);
+        this.#info = undefined;
       }
-      this.#req = undefined;
-      this.#info = undefined;
     } else if (key === SIGNAL) {
       this.#announceSignal(target);
+    } else if (this.#req !== undefined) {
+      const name = headerOf(key);
+      if (name !== undefined) this.#fillHeader(target, key, name);
     }
+  }
+
+  /** Fills in the key of the one header `name`, unless settled already. */
+  #fillHeader(target: Environ, key: string, name: string): void {
+    // Deno gives each Set-Cookie line apart when listing, and joined when
+    // asked for one: only the list gives what the fill of all gives.
+    if (name === "set-cookie") return this.#fillAll(target, key);
+    const settled = this.#settled ??= new Set();
+    if (settled.has(key)) return;
+    let value;
+    try {
+      const req = this.#req!;
+      value = field(req, innerFields(req), name);
+    } catch (error) {
+      throw requestOver(key, error);
+    }
+    settled.add(key);
+    if (value !== null) {
+      setPlain(
+        target,
+        key,
+        key === "CONTENT_LENGTH" ? firstLength(value) : value,
+      );
+    }
+  }
+
+  /** Fills in every header key not settled yet. */
+  #fillAll(target: Environ, key: string | symbol): void {
+    if (this.#req === undefined) return;
+    try {
+      fillHeaders(target, this.#req, this.#settled);
+    } catch (error) {
+      throw requestOver(key, error);
+    }
+    this.#req = undefined;
+    this.#settled = undefined;
   }
 
   /**
@@ -266,7 +344,8 @@ class LazyKeys implements ProxyHandler<Environ> {
   }
 
   ownKeys(target: Environ): (string | symbol)[] {
-    this.#fill(target, "HTTP_");
+    this.#fill(target, "REMOTE_ADDR");
+    this.#fillAll(target, "HTTP_*");
     this.#fill(target, SIGNAL);
     return Reflect.ownKeys(target);
   }
@@ -298,6 +377,15 @@ class LazyKeys implements ProxyHandler<Environ> {
     if (key === SIGNAL) this.#signalFor = undefined;
     return Reflect.deleteProperty(target, key);
   }
+}
+
+/** The error for a header read once the request, and its fields, are gone. */
+function requestOver(key: string | symbol, error: unknown): Error {
+  return new Error(
+    `Cannot read ${String(key)} from the environ: the request is over, ` +
+      "and its headers go with it; read what you need while handling it",
+    { cause: error },
+  );
 }
 
 /**

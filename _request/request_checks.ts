@@ -9,7 +9,7 @@
  * @module
  */
 import { authorityEnd } from "./environ.ts";
-import type { RequestHead } from "./request_parts.ts";
+import { field, innerFields, type RequestHead } from "./request_parts.ts";
 import { isHostAndPort } from "../_shared/host.ts";
 import { hasBareComma } from "../_shared/list.ts";
 
@@ -92,46 +92,6 @@ export function checkRequest(
     return refuse(CODING, 501);
   }
   return undefined;
-}
-
-/** The one-field reader of a `Request` from `Deno.serve`. */
-export interface InnerFields {
-  header(name: string): string | null;
-}
-
-// Deno.serve's Request holds the runtime's request under a symbol of its
-// own, and that has header(name), which reads one field. `req.headers`
-// instead copies every field into a Headers object. Measured with wrk on a
-// raw Deno.serve hello world (Deno 2.9.6): three fields through
-// `req.headers.get()` cost about a quarter of the request, through
-// header(name) nothing measurable. Found on the first Request that has it;
-// without it (another runtime version), `req.headers`.
-let innerKey: symbol | undefined;
-
-/** `req`'s one-field reader, when it came from `Deno.serve`. */
-export function innerFields(req: RequestHead): InnerFields | undefined {
-  if (!(req instanceof Request)) return undefined;
-  if (innerKey === undefined) {
-    innerKey = Object.getOwnPropertySymbols(req).find((key) =>
-      key.description === "request" &&
-      typeof (req as unknown as Record<symbol, Partial<InnerFields>>)[key]
-          ?.header === "function"
-    );
-    if (innerKey === undefined) return undefined;
-  }
-  const inner = (req as unknown as Record<symbol, Partial<InnerFields>>)[
-    innerKey
-  ];
-  return typeof inner?.header === "function" ? inner as InnerFields : undefined;
-}
-
-/** The field `name` of `req` as `Headers.get()` gives it. */
-export function field(
-  req: RequestHead,
-  inner: InnerFields | undefined,
-  name: string,
-): string | null {
-  return inner === undefined ? req.headers.get(name) : inner.header(name);
 }
 
 /**

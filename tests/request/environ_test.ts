@@ -5,6 +5,8 @@ import { runDev } from "../../dev.ts";
 import { toFetchHandler } from "../../server.ts";
 import { buildEnviron, Client } from "../../testing.ts";
 import { parseRaw, rawRequest, withServer } from "../_helpers.ts";
+import { makeEnviron } from "../../_request/environ.ts";
+import type { RequestParts } from "../../_request/request_parts.ts";
 
 /** Runs one request through the server's adapter and hands back its environ. */
 async function environOf(
@@ -299,4 +301,152 @@ Deno.test("runDev() gives SERVER_NAME and SERVER_PORT of the bound address, as s
   } finally {
     await dev.close();
   }
+});
+
+/**
+ * A request the way the dev server's Worker hands it over (not a `Request`),
+ * whose headers count how often they are read one by one and all at once.
+ */
+function countedRequest(init: [string, string][]) {
+  const counts = { get: [] as string[], all: 0 };
+  const headers = new Headers(init);
+  const counted = new Proxy(headers, {
+    get(target, key) {
+      if (key === "get") {
+        return (name: string) => {
+          counts.get.push(name);
+          return target.get(name);
+        };
+      }
+      if (key === Symbol.iterator || key === "entries") {
+        return () => {
+          counts.all++;
+          return target.entries();
+        };
+      }
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const url = "http://localhost/";
+  const request = {
+    url,
+    method: "GET",
+    headers: counted,
+    body: null,
+    signal: new AbortController().signal,
+    toRequest: () => new Request(url, { headers }),
+  };
+  return { request, counts };
+}
+
+function environFor(request: RequestParts): Environ {
+  return makeEnviron(request, undefined, {
+    scriptName: "",
+    errors: { write() {}, writelines() {}, flush() {} },
+    multiprocess: false,
+    maxBodySize: 1024,
+  });
+}
+
+Deno.test("makeEnviron() reads one header key from its one field, not every header", () => {
+  const { request, counts } = countedRequest([
+    ["User-Agent", "curl/8"],
+    ["X-One", "1"],
+    ["Content-Length", "3, 3"],
+  ]);
+  const environ = environFor(request);
+  assert.equal(environ.HTTP_USER_AGENT, "curl/8");
+  assert.equal(environ.HTTP_USER_AGENT, "curl/8");
+  assert.equal(environ.HTTP_REFERER, undefined);
+  assert.equal("HTTP_X_ONE" in environ, true);
+  assert.equal(environ.CONTENT_LENGTH, "3");
+  assert.deepEqual(counts.get, [
+    "user-agent",
+    "referer",
+    "x-one",
+    "content-length",
+  ]);
+  assert.equal(counts.all, 0);
+  // Listing the keys fills in the rest, once, each key once.
+  const keys = Object.keys(environ);
+  assert.equal(counts.all, 1);
+  for (const key of ["HTTP_USER_AGENT", "HTTP_X_ONE", "CONTENT_LENGTH"]) {
+    assert.equal(keys.filter((k) => k === key).length, 1, key);
+  }
+  assert.equal(environ.CONTENT_LENGTH, "3");
+  void { ...environ };
+  assert.equal(counts.all, 1);
+});
+
+Deno.test("makeEnviron() keeps a header key written or deleted before the keys are listed", () => {
+  const { request } = countedRequest([
+    ["X-One", "1"],
+    ["X-Two", "2"],
+    ["X-Three", "3"],
+  ]);
+  const environ = environFor(request);
+  environ.HTTP_X_ONE = "changed";
+  delete environ.HTTP_X_TWO;
+  assert.equal(environ.HTTP_X_THREE, "3");
+  delete environ.HTTP_X_THREE;
+  const copy = { ...environ };
+  assert.equal(copy.HTTP_X_ONE, "changed");
+  assert.equal("HTTP_X_TWO" in copy, false);
+  assert.equal("HTTP_X_THREE" in copy, false);
+  assert.equal(environ.HTTP_X_TWO, undefined);
+});
+
+Deno.test("makeEnviron() gives no key that no header can give, read alone or listed", () => {
+  const { request, counts } = countedRequest([
+    ["Content-Type", "text/plain"],
+    ["X-Ok", "1"],
+  ]);
+  const environ = environFor(request);
+  // Not the key of any header: lower case, a "-", a space, the CGI names.
+  for (
+    const key of [
+      "HTTP_x_ok",
+      "HTTP_X-OK",
+      "HTTP_X OK",
+      "HTTP_",
+      "HTTP_CONTENT_TYPE",
+    ]
+  ) {
+    assert.equal(environ[key], undefined, key);
+    assert.equal(key in environ, false, key);
+  }
+  assert.deepEqual(counts.get, []);
+  assert.equal(environ.CONTENT_TYPE, "text/plain");
+  assert.deepEqual(
+    Object.keys(environ).filter((key) =>
+      key.startsWith("HTTP_") || key.startsWith("CONTENT_")
+    ).sort(),
+    ["CONTENT_TYPE", "HTTP_X_OK"],
+  );
+});
+
+Deno.test("makeEnviron() gives a repeated Set-Cookie the same value read alone as listed", async () => {
+  const lines = [["Set-Cookie", "a=1"], ["Set-Cookie", "b=2"]] as [
+    string,
+    string,
+  ][];
+  const alone = environFor(countedRequest(lines).request).HTTP_SET_COOKIE;
+  const listed = { ...environFor(countedRequest(lines).request) }
+    .HTTP_SET_COOKIE;
+  assert.equal(alone, listed);
+  // And through a real server, from Deno.serve's own Request.
+  await withServer((environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [`${environ.HTTP_X_A}|${environ.HTTP_COOKIE}|${environ.HTTP_HOST}`];
+  }, async (_server, port) => {
+    const response = parseRaw(
+      (await rawRequest(
+        port,
+        "GET / HTTP/1.1\r\nHost: example.test\r\nX-A: 1\r\nX-A: 2\r\n" +
+          "Cookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n",
+      )).text,
+    );
+    assert.equal(response.body, "1, 2|a=1; b=2|example.test");
+  });
 });
