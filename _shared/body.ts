@@ -14,6 +14,35 @@ export function isThenable<T>(value: unknown): value is PromiseLike<T> {
     typeof (value as { then?: unknown }).then === "function";
 }
 
+// deno-lint-ignore no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * The number of bytes a chunk is sent as, a string UTF-8 encoded, without
+ * encoding it (0 for what is not a chunk).
+ */
+export function byteLength(chunk: unknown): number {
+  if (chunk instanceof Uint8Array) return chunk.length;
+  if (typeof chunk !== "string") return 0;
+  // Most text is ASCII, one byte a unit, which a regex finds natively.
+  if (!NON_ASCII.test(chunk)) return chunk.length;
+  let bytes = chunk.length;
+  for (let i = 0; i < chunk.length; i++) {
+    const code = chunk.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (
+      code >= 0xd800 && code < 0xdc00 &&
+      (chunk.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      // A surrogate pair: four bytes for two UTF-16 units.
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
 /** Joins byte arrays into one. */
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0;

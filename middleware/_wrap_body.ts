@@ -1,9 +1,10 @@
 /**
- * Wrapping a streamed body to watch it, for the middleware that must see
- * each step of it (`accessLog`, `errors`). The wrapper keeps what the
- * server relies on: a sync iterable stays sync (no await per chunk), an
- * async one stays async, and `close()` closes the body once: its own
- * `close()`, or else the iterator's `return()` if it did not end.
+ * Wrapping a body to watch it, for the middleware that must see each step
+ * of it (`accessLog`, `errors`). The wrapper keeps what the server relies
+ * on: an array stays an array (answered in memory with a Content-Length),
+ * a sync iterable stays sync (no await per chunk), an async one stays
+ * async, and `close()` closes the body once: its own `close()`, or else
+ * the iterator's `return()` if it did not end.
  *
  * @module
  */
@@ -22,6 +23,25 @@ export interface BodyWatch {
   failed(error: unknown): Step;
   /** Called once when the server closes the wrapper, before the body is. */
   closing?(): void;
+}
+
+/**
+ * A copy of the array body `body` (the app may send the same array again)
+ * whose `close()` calls `closing`, then the array's own `close()`, once.
+ */
+export function wrapArray(
+  body: readonly Chunk[] & { close?(): void | Promise<void> },
+  closing: () => void,
+): Body {
+  const copy = body.slice() as Chunk[] & { close(): void | Promise<void> };
+  let closed = false;
+  copy.close = () => {
+    if (closed) return;
+    closed = true;
+    closing();
+    return body.close?.();
+  };
+  return copy;
 }
 
 /**

@@ -75,8 +75,8 @@ import type {
 } from "../_contract/types.ts";
 import { formatError } from "../_shared/errors.ts";
 import { FileBody } from "../_shared/file_body.ts";
-import { isThenable } from "../_shared/body.ts";
-import { wrapBody } from "./_wrap_body.ts";
+import { byteLength, isThenable } from "../_shared/body.ts";
+import { wrapArray, wrapBody } from "./_wrap_body.ts";
 
 /**
  * Where log lines go: a function that receives each line (without a
@@ -187,6 +187,17 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
   const clock = options.clock ??
     (() => performance.timeOrigin + performance.now());
   const emit = lineWriter(options.output);
+  // The timestamp changes once a second: requests within it share the text.
+  let stampedSecond = NaN;
+  let stamp = "";
+  const stampOf = (time: number) => {
+    const second = Math.floor(time / 1000);
+    if (second !== stampedSecond) {
+      stamp = `[${timestamp(time, utc)}]`;
+      stampedSecond = second;
+    }
+    return stamp;
+  };
 
   return (app) =>
     function accessLog(environ, startResponse) {
@@ -223,7 +234,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
             client,
             request,
             user: typeof user === "string" && user !== "" ? escape(user) : "-",
-            time: `[${timestamp(started, utc)}]`,
+            time: stampOf(started),
             status,
             bytes,
             micros: Math.max(0, Math.round((clock() - started) * 1000)),
@@ -233,7 +244,7 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
         }
         let line = `${client} - ${
           typeof user === "string" && user !== "" ? escape(user) : "-"
-        } [${timestamp(started, utc)}] "${request}" ${status} ${
+        } ${stampOf(started)} "${request}" ${status} ${
           bytes === 0 ? "-" : bytes
         }${headers}`;
         if (withDuration) {
@@ -294,16 +305,7 @@ function logged(
     // Keep the array (the server's fast path with a Content-Length): count
     // it now and log when the server closes the copy.
     for (const chunk of body) count(byteLength(chunk));
-    const inner = body as Body;
-    let closed = false;
-    return Object.assign(body.slice(), {
-      close() {
-        if (closed) return;
-        closed = true;
-        finish(false);
-        return inner.close?.();
-      },
-    });
+    return wrapArray(body, () => finish(false));
   }
   if (body instanceof FileBody) {
     // Keep the file fast path: the body stays the FileBody the server knows,
@@ -505,27 +507,6 @@ function escape(text: string): string {
     }
   }
   return out;
-}
-
-/** The number of bytes a chunk is sent as (0 for what is not a chunk). */
-function byteLength(chunk: unknown): number {
-  if (chunk instanceof Uint8Array) return chunk.length;
-  if (typeof chunk !== "string") return 0;
-  let bytes = chunk.length;
-  for (let i = 0; i < chunk.length; i++) {
-    const code = chunk.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) bytes += 1;
-    else if (
-      code >= 0xd800 && code < 0xdc00 &&
-      (chunk.charCodeAt(i + 1) & 0xfc00) === 0xdc00
-    ) {
-      // A surrogate pair: four bytes for two UTF-16 units.
-      bytes += 2;
-      i++;
-    } else bytes += 2;
-  }
-  return bytes;
 }
 
 /** Turns the output option into a function that writes one line. */

@@ -70,7 +70,13 @@ import type {
   Write,
 } from "../_contract/types.ts";
 import { FileBody } from "../_shared/file_body.ts";
-import { concat, isThenable, noStart, toBytes } from "../_shared/body.ts";
+import {
+  byteLength,
+  concat,
+  isThenable,
+  noStart,
+  toBytes,
+} from "../_shared/body.ts";
 import { splitList } from "../_shared/list.ts";
 
 /** A content coding that {@linkcode compress} can produce. */
@@ -196,12 +202,22 @@ export function compress(options: CompressOptions = {}): Middleware {
     compressible: options.compressible ?? defaultCompressible,
   };
 
+  // Clients send a few Accept-Encoding values over and over: the last one
+  // read is negotiated once.
+  let lastAccept: string | undefined;
+  let lastCoding: Coding | undefined;
+
   return (app) =>
     function compress(environ, startResponse) {
       if (environ.REQUEST_METHOD === "HEAD") {
         return app(environ, startResponse);
       }
-      const coding = negotiate(environ.HTTP_ACCEPT_ENCODING, encodings);
+      const accept = environ.HTTP_ACCEPT_ENCODING;
+      if (accept !== lastAccept) {
+        lastCoding = negotiate(accept, encodings);
+        lastAccept = accept;
+      }
+      const coding = lastCoding;
       const response = new Negotiation(startResponse, coding, settings);
       const result = app(environ, response.startResponse);
       return isThenable<Body>(result)
@@ -439,7 +455,18 @@ class Negotiation {
       this.#bodyUnwrapped = true;
       return body;
     }
-    if (Array.isArray(body)) return this.#array(body);
+    if (Array.isArray(body)) {
+      // Below minSize an array passes as it is, without a promise or a copy.
+      if (this.decision === "pending" && this.held.length === 0) {
+        const size = arraySize(body);
+        if (size !== undefined && size < this.#settings.minSize) {
+          this.settle(size);
+          this.start();
+          return body;
+        }
+      }
+      return this.#array(body);
+    }
     if (!isIterable(body)) {
       // Not a body: let the server name the mistake.
       this.decision = "identity";
@@ -698,6 +725,18 @@ async function compressBytes(
   const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream()
     .pipeThrough(new CompressionStream(coding));
   return await new Response(stream).bytes();
+}
+
+/** The byte size of an array body, or undefined if it holds a non-chunk. */
+function arraySize(chunks: readonly unknown[]): number | undefined {
+  let size = 0;
+  for (const chunk of chunks) {
+    if (typeof chunk !== "string" && !(chunk instanceof Uint8Array)) {
+      return undefined;
+    }
+    size += byteLength(chunk);
+  }
+  return size;
 }
 
 function isIterable(body: unknown): boolean {

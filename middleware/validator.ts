@@ -100,7 +100,7 @@ import {
   isReasonPhrase,
   isToken,
 } from "../_shared/http_grammar.ts";
-import { isThenable } from "../_shared/body.ts";
+import { byteLength, isThenable } from "../_shared/body.ts";
 
 /** The name of each check, as {@linkcode ValidatorError.rule} gives it. */
 export type ValidatorRule =
@@ -252,8 +252,6 @@ export interface ValidatorOptions {
   onWarning?: (warning: ValidatorWarning, environ: Environ) => void;
 }
 
-const encoder = new TextEncoder();
-
 // Control characters other than HTAB, which RFC 9110 5.5 allows in a value.
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
@@ -309,12 +307,6 @@ function quote(value: string): string {
 
 function isChunk(value: unknown): value is Chunk {
   return typeof value === "string" || value instanceof Uint8Array;
-}
-
-function byteLength(chunk: Chunk): number {
-  return typeof chunk === "string"
-    ? (chunk.length === 0 ? 0 : encoder.encode(chunk).length)
-    : chunk.length;
 }
 
 /** Resolved options: raises errors and warnings. */

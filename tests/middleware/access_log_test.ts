@@ -426,3 +426,45 @@ Deno.test("accessLog() refuses an unknown gunicorn atom or a stray %, naming it"
   );
   assert.throws(() => accessLog({ format: "50% off" }), /starts no atom/);
 });
+
+Deno.test("accessLog() returns an array body as an array copy, the app's own left as it was", async () => {
+  const { lines, middleware } = logged({ format: "common", duration: false });
+  const shared = ["Hello, ", "World!"];
+  const app = middleware((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return shared;
+  });
+  for (let i = 0; i < 2; i++) {
+    const body: Body = await app(buildEnviron(), () => async () => {});
+    assert.ok(Array.isArray(body));
+    assert.deepEqual([...body as string[]], shared);
+    assert.notEqual(body, shared);
+    await (body as Body).close?.();
+  }
+  assert.equal("close" in shared, false);
+  assert.equal(lines.length, 2);
+  assert.match(lines[1], / 200 13$/);
+});
+
+Deno.test("accessLog() writes a new timestamp once the second changes", async () => {
+  const lines: string[] = [];
+  let now = T0;
+  const app = accessLog({
+    format: "common",
+    duration: false,
+    utc: true,
+    clock: () => now,
+    output: (line) => lines.push(line),
+  })(hello);
+  const client = new Client(app);
+  // Two requests in one second, then one at the start of the next.
+  for (const at of [T0 + 10, T0 + 999.5, T0 + 1000]) {
+    now = at;
+    await client.get("/");
+  }
+  assert.deepEqual(lines.map((line) => line.split(" ")[3]), [
+    "[10/Oct/2000:20:55:36",
+    "[10/Oct/2000:20:55:36",
+    "[10/Oct/2000:20:55:37",
+  ]);
+});

@@ -576,3 +576,21 @@ Deno.test("compress() refuses unknown codings and a negative minSize", () => {
   );
   assert.throws(() => compress({ minSize: -1 }), /Cannot use minSize -1/);
 });
+
+Deno.test("compress() passes an array body below minSize on as it is, not as a promise", () => {
+  const body = ['{"id":1}'];
+  const app = compress()((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "application/json"]]);
+    return body;
+  });
+  let headers: Header[] = [];
+  const result = app(
+    buildEnviron({ headers: { "Accept-Encoding": "gzip" } }),
+    (_status, h) => {
+      headers = h;
+      return async () => {};
+    },
+  );
+  assert.equal(result, body);
+  assert.deepEqual(headers, [["Content-Type", "application/json"]]);
+});

@@ -287,3 +287,12 @@ Deno.test("errors() passes the validator when the app throws something other tha
   assert.equal(response.status, 500);
   assert.equal(log.join("").includes("exc-info"), false);
 });
+
+Deno.test("errors() passes an array body on as the same array", () => {
+  const body = ["fine"];
+  const app = errors()((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return body;
+  });
+  assert.equal(app(buildEnviron(), () => async () => {}), body);
+});

@@ -117,3 +117,31 @@ Deno.test("proxyFix() splits X-Forwarded-For as an RFC 9110 list, minding quoted
   const open = { "X-Forwarded-For": '"6.6.6.6, 203.0.113.7' };
   assert.equal((await fixed({ xFor: 1 }, open)).addr, "10.0.0.1");
 });
+
+Deno.test("proxyFix() does not read the headers of proxies it does not trust", async () => {
+  const read: string[] = [];
+  const app = proxyFix({ xFor: 1, xProto: 0 })(report);
+  const spy: App = (environ, startResponse) =>
+    app(
+      new Proxy(environ, {
+        get(target, key, receiver) {
+          if (typeof key === "string" && key.startsWith("HTTP_X_")) {
+            read.push(key);
+          }
+          return Reflect.get(target, key, receiver);
+        },
+      }),
+      startResponse,
+    );
+  const response = await new Client(linted(spy)).get("/", {
+    headers: {
+      "X-Forwarded-For": "203.0.113.7",
+      "X-Forwarded-Proto": "https",
+      "X-Forwarded-Host": "example.test",
+    },
+  });
+  const seen = response.json() as { addr: string; scheme: string };
+  assert.equal(seen.addr, "203.0.113.7");
+  assert.equal(seen.scheme, "http");
+  assert.deepEqual(read, ["HTTP_X_FORWARDED_FOR"]);
+});
