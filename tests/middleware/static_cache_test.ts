@@ -1,0 +1,431 @@
+/**
+ * staticFiles' cache and small-file path: what a hit costs, the bound, and
+ * the root check after the tree changes between requests (a symlink swapped
+ * in, a file replaced, deleted or turned into a directory, the root itself
+ * swapped), each through a real server.
+ *
+ * The cache keeps only files that have not changed for two seconds, so
+ * every tree here is written with its times in the past and then left to
+ * settle for that long before the first request.
+ */
+import assert from "node:assert/strict";
+import type { App } from "../../mod.ts";
+import { staticFiles } from "../../middleware/static_files.ts";
+import { buildEnviron } from "../../testing.ts";
+import { FileBody } from "../../_shared/file_body.ts";
+import { errorLog, withServer } from "../_helpers.ts";
+import { LintedClient as Client } from "../_helpers.ts";
+
+const SECRET = `TOP-SECRET-${crypto.randomUUID()}`;
+const PAST = Date.UTC(2020, 1, 3, 4, 5, 6) / 1000;
+
+const inner: App = (environ, startResponse) => {
+  startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
+  return [`fallthrough ${environ.PATH_INFO}`];
+};
+
+/** Counts the file system calls the middleware makes, by name. */
+class Calls {
+  readonly counts: Record<string, number> = {};
+  readonly #restore: (() => void)[] = [];
+
+  constructor() {
+    const deno = Deno as unknown as Record<
+      string,
+      (...a: unknown[]) => unknown
+    >;
+    for (const name of ["openSync", "realPathSync", "lstatSync", "statSync"]) {
+      const original = deno[name];
+      deno[name] = (...args: unknown[]) => {
+        this.counts[name] = (this.counts[name] ?? 0) + 1;
+        return original(...args);
+      };
+      this.#restore.push(() => deno[name] = original);
+    }
+  }
+
+  /** The counts of what `fn` did. */
+  async during(fn: () => Promise<unknown>): Promise<Record<string, number>> {
+    for (const name of Object.keys(this.counts)) delete this.counts[name];
+    await fn();
+    return { ...this.counts };
+  }
+
+  restore(): void {
+    for (const restore of this.#restore) restore();
+  }
+}
+
+/** Writes `files` under a new temp dir's `root/`, times in the past, and waits for them to settle. */
+async function settledTree(
+  files: Record<string, string | Uint8Array>,
+  prepare?: (base: string, root: string) => Promise<void>,
+): Promise<{ base: string; root: string; cleanup: () => Promise<void> }> {
+  const base = await Deno.makeTempDir({ prefix: "static_cache_test_" });
+  const root = `${base}/root`;
+  await Deno.mkdir(`${base}/outside`, { recursive: true });
+  await Deno.writeTextFile(`${base}/outside/a.txt`, SECRET);
+  await Deno.writeTextFile(`${base}/secret.txt`, SECRET);
+  for (const [path, contents] of Object.entries(files)) {
+    const file = `${root}/${path}`;
+    await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+    if (typeof contents === "string") await Deno.writeTextFile(file, contents);
+    else await Deno.writeFile(file, contents);
+    await Deno.utime(file, PAST, PAST);
+  }
+  await prepare?.(base, root);
+  await settle();
+  return {
+    base,
+    root,
+    cleanup: () => Deno.remove(base, { recursive: true }),
+  };
+}
+
+/** Waits past the cache's two seconds (ctime is reported in whole seconds). */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 3100));
+}
+
+/** GET over a real socket: status and text. */
+async function get(
+  port: number,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; text: string; headers: Headers }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+    redirect: "manual",
+    ...init,
+  });
+  return {
+    status: response.status,
+    text: await response.text(),
+    headers: response.headers,
+  };
+}
+
+Deno.test("staticFiles() answers a cached small file with lstat alone, from the root down", async () => {
+  const tree = await settledTree({
+    "a.txt": "alpha",
+    "sub/deep/b.txt": "bravo",
+    "big.bin": new Uint8Array(200_000),
+  });
+  const calls = new Calls();
+  try {
+    await withServer(staticFiles(tree.root)(inner), async (_server, port) => {
+      assert.equal((await get(port, "/a.txt")).text, "alpha");
+      const hit = await calls.during(async () => {
+        assert.equal((await get(port, "/a.txt")).text, "alpha");
+      });
+      // The root and the file: no realpath, no open, no read.
+      assert.deepEqual(hit, { lstatSync: 2 });
+
+      assert.equal((await get(port, "/sub/deep/b.txt")).text, "bravo");
+      const deep = await calls.during(() => get(port, "/sub/deep/b.txt"));
+      assert.deepEqual(deep, { lstatSync: 4 });
+
+      // A large file keeps its metadata, and is opened to be streamed.
+      assert.equal((await get(port, "/big.bin")).text.length, 200_000);
+      const big = await calls.during(() => get(port, "/big.bin"));
+      assert.deepEqual(big, { lstatSync: 2, openSync: 1 });
+    });
+  } finally {
+    calls.restore();
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() re-checks the root on every hit: symlinks swapped in after the first request never leak", async () => {
+  const tree = await settledTree({
+    "a.txt": "alpha",
+    "sub/a.txt": "sub alpha",
+    "deep/er/a.txt": "deeper alpha",
+  });
+  const { base, root } = tree;
+  const log = errorLog();
+  try {
+    await withServer(staticFiles(root)(inner), async (_server, port) => {
+      const calls = new Calls();
+      try {
+        for (const path of ["/a.txt", "/sub/a.txt", "/deep/er/a.txt"]) {
+          await get(port, path);
+          const hit = await calls.during(async () => {
+            assert.notEqual((await get(port, path)).text, SECRET);
+          });
+          assert.equal(hit.realPathSync, undefined, `${path} was not cached`);
+        }
+      } finally {
+        calls.restore();
+      }
+      // The file itself becomes a symlink out of the root.
+      await Deno.remove(`${root}/a.txt`);
+      await Deno.symlink(`${base}/secret.txt`, `${root}/a.txt`);
+      assert.deepEqual(
+        [(await get(port, "/a.txt")).text],
+        ["fallthrough /a.txt"],
+      );
+      // A directory on the way becomes one, to a folder with the same names.
+      await Deno.rename(`${root}/sub`, `${base}/old-sub`);
+      await Deno.symlink(`${base}/outside`, `${root}/sub`);
+      assert.equal(
+        (await get(port, "/sub/a.txt")).text,
+        "fallthrough /sub/a.txt",
+      );
+      // A deeper one, to the very directory moved out of the root.
+      await Deno.rename(`${root}/deep/er`, `${base}/er`);
+      await Deno.symlink(`${base}/er`, `${root}/deep/er`);
+      assert.equal(
+        (await get(port, "/deep/er/a.txt")).text,
+        "fallthrough /deep/er/a.txt",
+      );
+      // And again, now that the misses are what a lookup found.
+      for (const path of ["/a.txt", "/sub/a.txt", "/deep/er/a.txt"]) {
+        assert.equal((await get(port, path)).text, `fallthrough ${path}`);
+      }
+    }, { errors: log.sink });
+    assert.equal(log.text(), "");
+  } finally {
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() re-checks the root itself: a root swapped for a symlink out of it never leaks", async () => {
+  // A hard link made before the file settles: the same inode, the same
+  // times, outside the root.
+  const tree = await settledTree({ "a.txt": "alpha" }, async (base, root) => {
+    await Deno.mkdir(`${base}/elsewhere`);
+    await Deno.link(`${root}/a.txt`, `${base}/elsewhere/a.txt`);
+  });
+  const { base, root } = tree;
+  try {
+    await withServer(staticFiles(root)(inner), async (_server, port) => {
+      await get(port, "/a.txt");
+      const calls = new Calls();
+      try {
+        const hit = await calls.during(async () => {
+          assert.equal((await get(port, "/a.txt")).text, "alpha");
+        });
+        assert.deepEqual(hit, { lstatSync: 2 });
+      } finally {
+        calls.restore();
+      }
+      // The root moves away and a symlink to a folder outside it takes its
+      // place, where a.txt is the very file that was cached: only the check
+      // of the root itself can tell.
+      await Deno.rename(root, `${base}/old-root`);
+      await Deno.symlink(`${base}/elsewhere`, root);
+      assert.equal((await get(port, "/a.txt")).text, "fallthrough /a.txt");
+    });
+  } finally {
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() never serves a cached file stale: replaced, rewritten in place, deleted, turned into a directory", async () => {
+  const tree = await settledTree({
+    "renamed.txt": "old text",
+    "in-place.txt": "old text",
+    "deleted.txt": "old text",
+    "dir.txt": "old text",
+    "grown.txt": "old text",
+  });
+  const { root } = tree;
+  const calls = new Calls();
+  try {
+    await withServer(staticFiles(root)(inner), async (_server, port) => {
+      const paths = [
+        "/renamed.txt",
+        "/in-place.txt",
+        "/deleted.txt",
+        "/dir.txt",
+        "/grown.txt",
+      ];
+      for (const path of paths) {
+        await get(port, path);
+        const hit = await calls.during(async () => {
+          assert.equal((await get(port, path)).text, "old text");
+        });
+        assert.equal(hit.openSync, undefined, `${path} was not cached`);
+      }
+      // Replaced by rename with a file of the same size and mtime: a new inode.
+      await Deno.writeTextFile(`${root}/renamed.new`, "NEW TEXT");
+      await Deno.utime(`${root}/renamed.new`, PAST, PAST);
+      await Deno.rename(`${root}/renamed.new`, `${root}/renamed.txt`);
+      // Rewritten in place with the same size, its mtime put back: the
+      // ctime moves.
+      await Deno.writeTextFile(`${root}/in-place.txt`, "NEW TEXT");
+      await Deno.utime(`${root}/in-place.txt`, PAST, PAST);
+      await Deno.remove(`${root}/deleted.txt`);
+      await Deno.remove(`${root}/dir.txt`);
+      await Deno.mkdir(`${root}/dir.txt`);
+      await Deno.writeTextFile(`${root}/grown.txt`, "old text, and more");
+
+      assert.equal((await get(port, "/renamed.txt")).text, "NEW TEXT");
+      assert.equal((await get(port, "/in-place.txt")).text, "NEW TEXT");
+      assert.equal(
+        (await get(port, "/deleted.txt")).text,
+        "fallthrough /deleted.txt",
+      );
+      const dir = await get(port, "/dir.txt");
+      assert.equal(dir.status, 301);
+      assert.equal(dir.headers.get("location"), "/dir.txt/");
+      const grown = await get(port, "/grown.txt");
+      assert.equal(grown.text, "old text, and more");
+      assert.equal(grown.headers.get("content-length"), "18");
+    });
+  } finally {
+    calls.restore();
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() keeps the cache within cacheSize, least recently used out first", async () => {
+  const kib = (n: number) => new Uint8Array(1024).fill(n);
+  const tree = await settledTree({ "a": kib(1), "b": kib(2), "c": kib(3) });
+  const calls = new Calls();
+  try {
+    // Room for two 1 KiB files and their metadata, not three.
+    const app = staticFiles(tree.root, { cacheSize: 2 * (1024 + 512 + 1) })(
+      inner,
+    );
+    const opens = async (path: string) =>
+      (await calls.during(async () => {
+        const response = await new Client(app).get(path);
+        assert.equal(response.body.length, 1024);
+      })).openSync ?? 0;
+    assert.equal(await opens("/a"), 1);
+    assert.equal(await opens("/b"), 1);
+    assert.equal(await opens("/a"), 0);
+    assert.equal(await opens("/c"), 1); // b, the least recently used, goes.
+    assert.equal(await opens("/a"), 0);
+    assert.equal(await opens("/b"), 1);
+
+    const off = staticFiles(tree.root, { cacheSize: 0 })(inner);
+    for (let i = 0; i < 3; i++) {
+      const counts = await calls.during(() => new Client(off).get("/a"));
+      assert.equal(counts.openSync, 1);
+      assert.equal(counts.realPathSync, 1);
+    }
+  } finally {
+    calls.restore();
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() sends a small file as one in-memory chunk and a larger one as the file", async () => {
+  const tree = await settledTree({
+    "small.bin": new Uint8Array(100).fill(7),
+    "edge.bin": new Uint8Array(65536).fill(8),
+    "large.bin": new Uint8Array(65537).fill(9),
+  });
+  try {
+    const app = staticFiles(tree.root)(inner);
+    const bodyOf = (path: string, headers: Record<string, string> = {}) => {
+      const environ = buildEnviron({ path, headers });
+      return app(environ, () => () => Promise.resolve());
+    };
+    for (const path of ["/small.bin", "/edge.bin"]) {
+      for (let i = 0; i < 2; i++) { // uncached, then cached
+        const body = await bodyOf(path);
+        assert.ok(Array.isArray(body) && body.length === 1, path);
+        assert.ok(body[0] instanceof Uint8Array);
+      }
+    }
+    const ranged = await bodyOf("/small.bin", { Range: "bytes=10-19" });
+    assert.ok(Array.isArray(ranged));
+    assert.deepEqual(ranged[0], new Uint8Array(10).fill(7));
+    const large = await bodyOf("/large.bin");
+    assert.ok(large instanceof FileBody);
+    await large.close();
+
+    const tiny = staticFiles(tree.root, { smallFileSize: 50 })(inner);
+    const streamed = await tiny(
+      buildEnviron({ path: "/small.bin" }),
+      () => () => Promise.resolve(),
+    );
+    assert.ok(streamed instanceof FileBody);
+    await streamed.close();
+
+    // The cached bytes go out whole, every time, over a real socket.
+    await withServer(app, async (_server, port) => {
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`http://127.0.0.1:${port}/edge.bin`);
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        assert.equal(bytes.length, 65536);
+        assert.ok(bytes.every((b) => b === 8));
+      }
+    });
+  } finally {
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() answers HEAD and OPTIONS without opening the file", async () => {
+  const tree = await settledTree({
+    "a.txt": "alpha",
+    "big.bin": new Uint8Array(300_000),
+    "sub/index.html": "<p>",
+  });
+  const calls = new Calls();
+  try {
+    const client = new Client(staticFiles(tree.root, { cacheSize: 0 })(inner));
+    for (const path of ["/a.txt", "/big.bin"]) {
+      let head: Awaited<ReturnType<Client["head"]>> | undefined;
+      const counts = await calls.during(async () => {
+        head = await client.head(path);
+      });
+      assert.equal(head!.status, 200);
+      assert.equal(head!.body.length, 0);
+      assert.equal(
+        head!.headers.get("content-length"),
+        path === "/a.txt" ? "5" : "300000",
+      );
+      assert.equal(counts.openSync, undefined, path);
+
+      let options: Awaited<ReturnType<Client["options"]>> | undefined;
+      const optionCounts = await calls.during(async () => {
+        options = await client.options(path);
+      });
+      assert.equal(options!.status, 200);
+      assert.equal(options!.headers.get("allow"), "GET, HEAD, OPTIONS");
+      assert.equal(options!.headers.get("content-length"), "0");
+      assert.equal(options!.headers.get("etag"), null);
+      assert.equal(options!.body.length, 0);
+      assert.equal(optionCounts.openSync, undefined, path);
+    }
+    assert.equal((await client.options("/sub/")).status, 200);
+    // No file, or a directory asked for without its slash: the app's.
+    for (const path of ["/missing.txt", "/sub"]) {
+      const response = await client.options(path);
+      assert.equal(response.text(), `fallthrough ${path}`);
+    }
+    // Over a real socket too.
+    await withServer(staticFiles(tree.root)(inner), async (_server, port) => {
+      const response = await fetch(`http://127.0.0.1:${port}/a.txt`, {
+        method: "OPTIONS",
+      });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("allow"), "GET, HEAD, OPTIONS");
+      assert.equal(await response.text(), "");
+    });
+  } finally {
+    calls.restore();
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() checks smallFileSize and cacheSize", () => {
+  for (
+    const options of [
+      { smallFileSize: -1 },
+      { smallFileSize: 1.5 },
+      { cacheSize: Number.NaN },
+      { cacheSize: "1" as unknown as number },
+    ]
+  ) {
+    assert.throws(
+      () => staticFiles(".", options),
+      /Cannot create staticFiles: (smallFileSize|cacheSize) must be a whole number of bytes/,
+    );
+  }
+});
