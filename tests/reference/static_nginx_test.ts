@@ -6,6 +6,12 @@
  * Transfer-Encoding, Accept-Ranges, Last-Modified, ETag's presence, the
  * Location it points to), apart from the differences listed in
  * {@linkcode CASES}, each with the sentence of RFC 9110 that allows it.
+ * A second folder holds precompressed siblings (`name.gz`, `name.br`),
+ * served by nginx's gzip_static and, when Debian's
+ * libnginx-mod-http-brotli-static is installed, brotli_static, against
+ * `staticFiles(root, { precompressed })`: the coding, Vary and the type
+ * are compared too. Every case runs twice: as looked up, then from
+ * staticFiles' cache once the files have settled.
  *
  * How the two are made comparable:
  *
@@ -89,7 +95,7 @@ async function makeFolder(dir: string): Promise<void> {
 
 /** One request sent to both; `{name}` in a header value is filled in. */
 interface Case {
-  method?: "GET" | "HEAD";
+  method?: "GET" | "HEAD" | "OPTIONS";
   path: string;
   headers?: Record<string, string>;
   /**
@@ -140,6 +146,16 @@ const CASES: Case[] = [
   { method: "HEAD", path: "/empty.txt" },
   { method: "HEAD", path: "/" },
   { method: "HEAD", path: "/missing.txt" },
+  {
+    method: "OPTIONS",
+    path: "/hello.txt",
+    differs: {
+      nginx: 405,
+      ours: 200,
+      rfc:
+        '9.3.7: "A server generating a successful response to OPTIONS SHOULD send any header that might indicate optional features implemented by the server and applicable to the target resource (e.g., Allow)". nginx refuses the method; we answer with Allow: GET, HEAD, OPTIONS',
+    },
+  },
 
   // Single ranges: a-b, a-, -n; clamped, whole, last byte.
   { path: "/data.bin", headers: { Range: "bytes=0-0" } },
@@ -475,8 +491,14 @@ function isWhole(answer: Answer, method: string, path: string): boolean {
 }
 
 /** nginx's configuration: `root` served on `port`, its own files in `dir`. */
-function nginxConfig(dir: string, root: string, port: number): string {
+function nginxConfig(
+  dir: string,
+  root: string,
+  port: number,
+  extra: Extra,
+): string {
   return `
+${extra.main ?? ""}
 worker_processes 1;
 master_process off;
 daemon off;
@@ -494,6 +516,7 @@ http {
   scgi_temp_path ${dir}/tmp/scgi;
   # RFC 9110 13.1.3: not modified when the file is no newer than the date.
   if_modified_since before;
+${extra.http ?? ""}
   server {
     listen 127.0.0.1:${port};
     root ${root};
@@ -503,15 +526,25 @@ http {
 `;
 }
 
+/** Lines added to nginx's configuration: at the top, and in `http`. */
+interface Extra {
+  main?: string;
+  http?: string;
+}
+
 /** Runs `fn` with nginx serving `root` on a port of its own. */
 async function withNginx(
   dir: string,
   root: string,
   fn: (port: number) => Promise<void>,
+  extra: Extra = {},
 ): Promise<void> {
   await Deno.mkdir(`${dir}/tmp`, { mode: 0o755 });
   const port = freePort();
-  await Deno.writeTextFile(`${dir}/nginx.conf`, nginxConfig(dir, root, port));
+  await Deno.writeTextFile(
+    `${dir}/nginx.conf`,
+    nginxConfig(dir, root, port, extra),
+  );
   const nginx = new Spawned(NGINX, ["-p", dir, "-c", `${dir}/nginx.conf`]);
   try {
     await waitForPort(port, nginx);
@@ -519,6 +552,16 @@ async function withNginx(
   } finally {
     await nginx.stop("SIGTERM");
   }
+}
+
+/**
+ * Every case twice: first as looked up, then once the files have settled
+ * (unchanged for over two seconds), from staticFiles' cache.
+ */
+async function* passes<T>(cases: T[]): AsyncGenerator<[string, T]> {
+  for (const item of cases) yield ["looked up", item];
+  await new Promise((resolve) => setTimeout(resolve, 3100));
+  for (const item of cases) yield ["cached", item];
 }
 
 /** The app behind staticFiles: what nginx is without a file. */
@@ -557,7 +600,7 @@ Deno.test("staticFiles() answers as nginx does, apart from the listed difference
           let agreed = 0;
           let listed = 0;
           const failures: string[] = [];
-          for (const item of CASES) {
+          for await (const [pass, item] of passes(CASES)) {
             const method = item.method ?? "GET";
             const [nginxTag, ourTag] = await etagsOf(item.path.split("?")[0]);
             const headersFor = (etag: string | undefined) =>
@@ -578,7 +621,7 @@ Deno.test("staticFiles() answers as nginx does, apart from the listed difference
               item.path,
               headersFor(ourTag),
             );
-            const what = `${method} ${item.path} ${
+            const what = `${pass}: ${method} ${item.path} ${
               JSON.stringify(item.headers ?? {})
             }`;
             if (item.differs === undefined) {
@@ -588,7 +631,8 @@ Deno.test("staticFiles() answers as nginx does, apart from the listed difference
             } else if (
               nginx.status === item.differs.nginx &&
               ours.status === item.differs.ours &&
-              (ours.status !== 200 || isWhole(ours, method, item.path))
+              (ours.status !== 200 || method === "OPTIONS" ||
+                isWhole(ours, method, item.path))
             ) {
               agreed++;
               listed++;
@@ -598,13 +642,249 @@ Deno.test("staticFiles() answers as nginx does, apart from the listed difference
               );
             }
           }
-          reportAgreement("staticFiles vs nginx", agreed, CASES.length);
+          reportAgreement("staticFiles vs nginx", agreed, CASES.length * 2);
           console.log(`staticFiles vs nginx, listed differences: ${listed}`);
           assert.deepEqual(failures, []);
         },
         { errors: log.sink },
       );
     });
+    assert.equal(log.text(), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Precompressed files: nginx's gzip_static and brotli_static against
+// staticFiles' precompressed option.
+
+const BROTLI_STATIC = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so";
+
+/** The CSS both serve, its gzip and brotli files made once. */
+const CSS = "body { margin: 0; padding: 0 }\n".repeat(40);
+
+/** The folder of the precompressed cases: with both, with a .gz only, with none. */
+async function makeCompressedFolder(dir: string): Promise<void> {
+  const { gzipSync, brotliCompressSync } = await import("node:zlib");
+  const js = "let answer = 42;\n".repeat(30);
+  const files: Record<string, Uint8Array | string> = {
+    "site.css": CSS,
+    "site.css.gz": gzipSync(CSS),
+    "site.css.br": brotliCompressSync(CSS),
+    "app.js": js,
+    "app.js.gz": gzipSync(js),
+    "plain.txt": "no siblings\n",
+  };
+  for (const [name, contents] of Object.entries(files)) {
+    const file = `${dir}/${name}`;
+    if (typeof contents === "string") await Deno.writeTextFile(file, contents);
+    else await Deno.writeFile(file, contents);
+    await Deno.utime(file, MTIME, MTIME);
+  }
+}
+
+interface CompressedCase {
+  method?: "GET" | "HEAD";
+  path: string;
+  headers?: Record<string, string>;
+  /** A listed difference, as in {@linkcode CASES}. */
+  differs?: { nginx: number; ours: number; rfc: string };
+}
+
+const ENCODED_RANGE =
+  '14.2: "A server MAY ignore the Range header field." nginx\'s gzip_static and brotli_static send the whole encoded file; we send the range of its bytes';
+
+const COMPRESSED_CASES: CompressedCase[] = [
+  { path: "/site.css" },
+  { path: "/site.css", headers: { "Accept-Encoding": "gzip" } },
+  { path: "/site.css", headers: { "Accept-Encoding": "br" } },
+  { path: "/site.css", headers: { "Accept-Encoding": "gzip, deflate, br" } },
+  { path: "/site.css", headers: { "Accept-Encoding": "br;q=0, gzip" } },
+  { path: "/site.css", headers: { "Accept-Encoding": "gzip;q=0" } },
+  { path: "/site.css", headers: { "Accept-Encoding": "gzip;q=0.5" } },
+  { path: "/site.css", headers: { "Accept-Encoding": "GZIP" } },
+  { path: "/site.css", headers: { "Accept-Encoding": "identity" } },
+  { path: "/site.css", headers: { "Accept-Encoding": "deflate" } },
+  { method: "HEAD", path: "/site.css", headers: { "Accept-Encoding": "gzip" } },
+  { method: "HEAD", path: "/site.css", headers: { "Accept-Encoding": "br" } },
+  { path: "/app.js", headers: { "Accept-Encoding": "gzip, br" } },
+  { path: "/app.js", headers: { "Accept-Encoding": "br" } },
+  { path: "/app.js" },
+  { path: "/plain.txt", headers: { "Accept-Encoding": "gzip, br" } },
+  { path: "/site.css.gz" },
+  {
+    path: "/site.css",
+    headers: { "Accept-Encoding": "gzip", Range: "bytes=0-9" },
+    differs: { nginx: 200, ours: 206, rfc: ENCODED_RANGE },
+  },
+  {
+    path: "/site.css",
+    headers: { "Accept-Encoding": "br", Range: "bytes=-5" },
+    differs: { nginx: 200, ours: 206, rfc: ENCODED_RANGE },
+  },
+  {
+    path: "/site.css",
+    headers: { "Accept-Encoding": "gzip", Range: "bytes=100000-" },
+    differs: { nginx: 200, ours: 416, rfc: ENCODED_RANGE },
+  },
+  // A range of the file itself, with siblings beside it.
+  { path: "/site.css", headers: { Range: "bytes=0-9" } },
+  {
+    path: "/site.css",
+    headers: { "Accept-Encoding": "gzip", "If-None-Match": "{etag}" },
+  },
+  {
+    path: "/site.css",
+    headers: { "Accept-Encoding": "br", "If-Modified-Since": "{lastModified}" },
+  },
+  {
+    path: "/site.css",
+    headers: {
+      "Accept-Encoding": "gzip",
+      Range: "bytes=0-9",
+      "If-Range": "{etag}",
+    },
+    differs: { nginx: 200, ours: 206, rfc: ENCODED_RANGE },
+  },
+];
+
+/**
+ * What is compared besides {@linkcode compare}'s fields: the coding, Vary,
+ * and that the type is the one of the file itself (each side has its own
+ * table of types). nginx sends no Accept-Ranges with an encoded file, as it
+ * serves no ranges of it; RFC 9110 14.3 leaves the field to the server
+ * ("A server that supports range requests MAY send"), so it is compared
+ * for the file itself only.
+ */
+function compareEncoded(
+  nginx: Answer,
+  ours: Answer,
+  nginxPlain: Answer,
+  ourPlain: Answer,
+): string[] {
+  const differences: string[] = [];
+  for (const name of ["content-encoding", "vary"]) {
+    const a = nginx.headers.get(name);
+    const b = ours.headers.get(name);
+    if (a !== b) differences.push(`${name}: nginx ${a}, ours ${b}`);
+  }
+  const ownType = (answer: Answer, plain: Answer) =>
+    answer.headers.get("content-type") === plain.headers.get("content-type");
+  if (
+    nginx.status < 300 &&
+    (!ownType(nginx, nginxPlain) || !ownType(ours, ourPlain))
+  ) {
+    differences.push(
+      `content-type: nginx ${nginx.headers.get("content-type")}, ours ${
+        ours.headers.get("content-type")
+      }, not the file's`,
+    );
+  }
+  return differences;
+}
+
+Deno.test("staticFiles({ precompressed }) answers as nginx's gzip_static and brotli_static do", async () => {
+  const brotli = await Deno.stat(BROTLI_STATIC).then(() => true, () => false);
+  const dir = await Deno.makeTempDir({ prefix: "static_nginx_gz_" });
+  try {
+    await Deno.chmod(dir, 0o755);
+    const root = `${dir}/root`;
+    await Deno.mkdir(root, { mode: 0o755 });
+    await makeCompressedFolder(root);
+    const log = errorLog();
+    // Without the brotli module (libnginx-mod-http-brotli-static), both
+    // sides serve gzip only.
+    const extra: Extra = {
+      main: brotli ? `load_module ${BROTLI_STATIC};` : "",
+      http: `gzip_static on;\n  gzip_vary on;\n${
+        brotli ? "  brotli_static on;" : ""
+      }`,
+    };
+    await withNginx(dir, root, async (nginxPort) => {
+      await withServer(
+        staticFiles(root, {
+          precompressed: brotli ? ["br", "gzip"] : ["gzip"],
+        })(notFound),
+        async (_server, ourPort) => {
+          let agreed = 0;
+          let listed = 0;
+          const failures: string[] = [];
+          for await (const [pass, item] of passes(COMPRESSED_CASES)) {
+            const method = item.method ?? "GET";
+            const coding = item.headers?.["Accept-Encoding"] ?? "";
+            // Each side's own ETag of the representation asked for.
+            const tags = await Promise.all(
+              [nginxPort, ourPort].map(async (port) =>
+                (await ask(port, "HEAD", item.path, {
+                  "Accept-Encoding": coding,
+                })).headers.get("etag")
+              ),
+            );
+            const [nginx, ours] = await Promise.all(
+              [nginxPort, ourPort].map((port, i) =>
+                ask(
+                  port,
+                  method,
+                  item.path,
+                  Object.fromEntries(
+                    Object.entries(item.headers ?? {}).map((
+                      [name, value],
+                    ) => [name, fill(value, tags[i] ?? undefined)]),
+                  ),
+                )
+              ),
+            );
+            const what = `${pass}: ${method} ${item.path} ${
+              JSON.stringify(item.headers ?? {})
+            }`;
+            if (item.differs !== undefined) {
+              if (
+                nginx.status === item.differs.nginx &&
+                ours.status === item.differs.ours
+              ) {
+                agreed++;
+                listed++;
+              } else {
+                failures.push(
+                  `${what}: listed as nginx ${item.differs.nginx}, ours ${item.differs.ours}; got nginx ${nginx.status}, ours ${ours.status}`,
+                );
+              }
+              continue;
+            }
+            const encoded = nginx.headers.has("content-encoding") ||
+              ours.headers.has("content-encoding");
+            if (encoded) {
+              nginx.headers.delete("accept-ranges");
+              ours.headers.delete("accept-ranges");
+            }
+            const [nginxPlain, ourPlain] = await Promise.all(
+              [nginxPort, ourPort].map((port) =>
+                ask(port, "HEAD", item.path, {})
+              ),
+            );
+            const differences = [
+              ...compare(nginx, ours, [nginxPort, ourPort]),
+              ...compareEncoded(nginx, ours, nginxPlain, ourPlain),
+            ];
+            if (differences.length === 0) agreed++;
+            else failures.push(`${what}:\n  ${differences.join("\n  ")}`);
+          }
+          reportAgreement(
+            `staticFiles({ precompressed }) vs nginx${
+              brotli ? "" : " (gzip only)"
+            }`,
+            agreed,
+            COMPRESSED_CASES.length * 2,
+          );
+          console.log(
+            `staticFiles({ precompressed }) vs nginx, listed differences: ${listed}`,
+          );
+          assert.deepEqual(failures, []);
+        },
+        { errors: log.sink },
+      );
+    }, extra);
     assert.equal(log.text(), "");
   } finally {
     await Deno.remove(dir, { recursive: true });
