@@ -23,6 +23,7 @@ import { unquoteNative } from "../_shared/percent.ts";
 import { splitHostPort } from "../_shared/host.ts";
 import {
   field,
+  type InnerFields,
   innerFields,
   type RequestParts,
   type SignalSource,
@@ -255,6 +256,8 @@ class LazyKeys implements ProxyHandler<Environ> {
   #source: SignalSource | undefined;
   // The header keys touched one by one, which the fill of all leaves alone.
   #settled: Set<string> | undefined;
+  // The request's one-field reader, looked up on the first read (null: not yet).
+  #inner: InnerFields | undefined | null = null;
 
   constructor(
     req: RequestParts,
@@ -294,7 +297,8 @@ class LazyKeys implements ProxyHandler<Environ> {
     let value;
     try {
       const req = this.#req!;
-      value = field(req, innerFields(req), name);
+      if (this.#inner === null) this.#inner = innerFields(req);
+      value = field(req, this.#inner, name);
     } catch (error) {
       throw requestOver(key, error);
     }
