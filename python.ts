@@ -176,10 +176,14 @@ export function pythonApp(
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= starting.then((pool) => pool.close(), () => {});
-  const app: App = async (environ, startResponse) => {
-    const pool = await starting;
-    return await callPython(pool, timeout, environ, startResponse);
-  };
+  let pool: Pool | undefined;
+  starting.then((started) => pool = started, () => {});
+  const app: App = (environ, startResponse) =>
+    pool !== undefined
+      ? callPython(pool, timeout, environ, startResponse)
+      : starting.then((started) =>
+        callPython(started, timeout, environ, startResponse)
+      );
   return Object.assign(app, {
     ready,
     close,

@@ -6,8 +6,6 @@
  *
  * @module
  */
-import { bytesNative } from "../_shared/native.ts";
-
 /** A frame's type byte, as its letter. */
 export type FrameType =
   | "H"
@@ -30,31 +28,41 @@ export interface Frame {
 }
 
 const EMPTY = new Uint8Array(0);
+const D = 0x44;
+const F = 0x46;
 
 /**
- * Pairs of native strings as length-prefixed Latin-1 fields, written
- * straight into one buffer: a native string has one byte a character, so
- * the size is known before any is encoded (a request's environ is some 40
- * strings, and a buffer each cost a tenth of the Deno side's time).
+ * A frame of `type` holding native strings as length-prefixed Latin-1
+ * fields (`items` is name, value, name, value ...), written straight into
+ * one buffer behind the frame's head: a native string has one byte a
+ * character, so the size is known before any is encoded (a request's
+ * environ is some 30 strings, and a buffer each cost a tenth of the Deno
+ * side's time). Give it to {@linkcode Channel.sendFrame}.
  */
-export function encodePairs(pairs: readonly [string, string][]): Uint8Array {
-  let size = 0;
-  for (const [name, value] of pairs) size += 8 + name.length + value.length;
+export function pairsFrame(
+  type: FrameType,
+  items: readonly string[],
+): Uint8Array {
+  let size = 5;
+  for (let i = 0; i < items.length; i++) size += 4 + items[i].length;
   const out = new Uint8Array(size);
-  let at = 0;
-  for (const [name, value] of pairs) {
-    at = putField(out, at, name);
-    at = putField(out, at, value);
-  }
+  out[0] = type.charCodeAt(0);
+  putLength(out, 1, size - 5);
+  let at = 5;
+  for (let i = 0; i < items.length; i++) at = putField(out, at, items[i]);
   return out;
 }
 
-function putField(out: Uint8Array, at: number, text: string): number {
-  const length = text.length;
+function putLength(out: Uint8Array, at: number, length: number): void {
   out[at] = length >>> 24;
   out[at + 1] = (length >>> 16) & 0xff;
   out[at + 2] = (length >>> 8) & 0xff;
   out[at + 3] = length & 0xff;
+}
+
+function putField(out: Uint8Array, at: number, text: string): number {
+  const length = text.length;
+  putLength(out, at, length);
   at += 4;
   for (let i = 0; i < length; i++) {
     const code = text.charCodeAt(i);
@@ -70,22 +78,32 @@ function putField(out: Uint8Array, at: number, text: string): number {
   return at + length;
 }
 
-/** The reverse of {@linkcode encodePairs}. */
+/**
+ * The pairs of a payload of length-prefixed fields. The payload is read as
+ * one Latin-1 string and cut at the fields' lengths: a string per field
+ * made from its bytes cost more than the rest of the response's handling.
+ */
 export function decodePairs(payload: Uint8Array): [string, string][] {
-  const view = new DataView(
-    payload.buffer,
-    payload.byteOffset,
-    payload.byteLength,
-  );
-  const items: string[] = [];
-  for (let at = 0; at < payload.length;) {
-    const length = view.getUint32(at);
-    items.push(bytesNative(payload.subarray(at + 4, at + 4 + length)));
-    at += 4 + length;
+  let text = "";
+  // In slices: a call takes a bounded number of arguments.
+  for (let i = 0; i < payload.length; i += 8192) {
+    text += String.fromCharCode.apply(
+      null,
+      payload.subarray(i, i + 8192) as unknown as number[],
+    );
   }
   const pairs: [string, string][] = [];
-  for (let i = 0; i + 1 < items.length; i += 2) {
-    pairs.push([items[i], items[i + 1]]);
+  let name: string | undefined;
+  for (let at = 0; at + 4 <= payload.length;) {
+    const length = ((payload[at] << 24) | (payload[at + 1] << 16) |
+      (payload[at + 2] << 8) | payload[at + 3]) >>> 0;
+    const field = text.slice(at + 4, at + 4 + length);
+    at += 4 + length;
+    if (name === undefined) name = field;
+    else {
+      pairs.push([name, field]);
+      name = undefined;
+    }
   }
   return pairs;
 }
@@ -95,7 +113,8 @@ export class Channel {
   readonly conn: Deno.Conn;
   #buffer: Uint8Array = EMPTY;
   #scratch = new Uint8Array(65536);
-  #writing: Promise<void> = Promise.resolve();
+  #last: Promise<void> = Promise.resolve();
+  #queued = 0;
   #closed = false;
   #ended = false;
 
@@ -103,18 +122,24 @@ export class Channel {
     this.conn = conn;
   }
 
-  /** The types of the frames already read in whole, without taking them. */
-  inHand(): FrameType[] {
-    const types: FrameType[] = [];
+  /**
+   * The body, when the frames already read hold all of it (an F, or one D
+   * then an F, as the runner sends a body that was whole in memory): they
+   * are taken, and the chunks returned. Otherwise nothing is taken.
+   */
+  takeWholeBody(): Uint8Array[] | undefined {
     const buffer = this.#buffer;
-    const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
-    for (let at = 0; at + 5 <= buffer.length;) {
-      const end = at + 5 + view.getUint32(at + 1);
-      if (end > buffer.length) break;
-      types.push(String.fromCharCode(buffer[at]) as FrameType);
-      at = end;
+    if (buffer.length >= 5 && buffer[0] === F) {
+      this.take();
+      return [];
     }
-    return types;
+    if (buffer.length < 10 || buffer[0] !== D) return undefined;
+    const end = 5 + (((buffer[1] << 24) | (buffer[2] << 16) |
+      (buffer[3] << 8) | buffer[4]) >>> 0);
+    if (buffer.length < end + 5 || buffer[end] !== F) return undefined;
+    const data = this.take()!.payload;
+    this.take();
+    return [data];
   }
 
   /**
@@ -129,23 +154,8 @@ export class Channel {
   /** The next frame; null once the worker's end is closed. */
   async read(): Promise<Frame | null> {
     while (true) {
-      if (this.#buffer.length >= 5) {
-        const view = new DataView(
-          this.#buffer.buffer,
-          this.#buffer.byteOffset,
-          5,
-        );
-        const length = view.getUint32(1);
-        if (this.#buffer.length >= 5 + length) {
-          const type = String.fromCharCode(this.#buffer[0]) as FrameType;
-          // #fill gives every read a buffer of its own, never written to
-          // again, so the payload (a body chunk may outlive the frame) is a
-          // view of it.
-          const payload = this.#buffer.subarray(5, 5 + length);
-          this.#buffer = this.#buffer.subarray(5 + length);
-          return { type, payload };
-        }
-      }
+      const frame = this.take();
+      if (frame !== undefined) return frame;
       if (!await this.#fill()) return null;
     }
   }
@@ -165,10 +175,14 @@ export class Channel {
       this.#ended = true;
       return false;
     }
-    const joined = new Uint8Array(this.#buffer.length + n);
-    joined.set(this.#buffer);
-    joined.set(scratch.subarray(0, n), this.#buffer.length);
-    this.#buffer = joined;
+    if (this.#buffer.length === 0) {
+      this.#buffer = scratch.slice(0, n);
+    } else {
+      const joined = new Uint8Array(this.#buffer.length + n);
+      joined.set(this.#buffer);
+      joined.set(scratch.subarray(0, n), this.#buffer.length);
+      this.#buffer = joined;
+    }
     return true;
   }
 
@@ -176,16 +190,51 @@ export class Channel {
   send(type: FrameType, payload: Uint8Array = EMPTY): Promise<void> {
     const frame = new Uint8Array(5 + payload.length);
     frame[0] = type.charCodeAt(0);
-    new DataView(frame.buffer).setUint32(1, payload.length);
+    putLength(frame, 1, payload.length);
     frame.set(payload, 5);
-    this.#writing = this.#writing.then(async () => {
+    return this.sendFrame(frame);
+  }
+
+  /** Queues a frame made whole, head included (as by {@linkcode pairsFrame}). */
+  sendFrame(frame: Uint8Array): Promise<void> {
+    // A write waits for the one before only when there is one: a chain of
+    // promises for every frame cost more than the write itself.
+    this.#queued++;
+    const write = this.#queued === 1
+      ? this.#put(frame)
+      : this.#last.then(() => this.#put(frame));
+    this.#last = write;
+    return write;
+  }
+
+  async #put(frame: Uint8Array): Promise<void> {
+    try {
       for (let sent = 0; sent < frame.length && !this.#closed;) {
         sent += await this.conn.write(frame.subarray(sent));
       }
-    }).catch(() => {
+    } catch {
       // The worker is gone; its exit is reported where the frames are read.
-    });
-    return this.#writing;
+    } finally {
+      this.#queued--;
+    }
+  }
+
+  /**
+   * The next frame if it is already read in whole, without waiting: the
+   * frames a runner sends together come in one read.
+   */
+  take(): Frame | undefined {
+    const buffer = this.#buffer;
+    if (buffer.length < 5) return undefined;
+    const length = ((buffer[1] << 24) | (buffer[2] << 16) | (buffer[3] << 8) |
+      buffer[4]) >>> 0;
+    if (buffer.length < 5 + length) return undefined;
+    const type = String.fromCharCode(buffer[0]) as FrameType;
+    // #fill gives every read a buffer of its own, never written to again,
+    // so the payload (a body chunk may outlive the frame) is a view of it.
+    const payload = buffer.subarray(5, 5 + length);
+    this.#buffer = buffer.subarray(5 + length);
+    return { type, payload };
   }
 
   /** Closes the connection; the runner's thread sees the end and stops. */

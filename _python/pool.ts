@@ -111,6 +111,50 @@ export class PythonWorker {
 export interface Slot {
   worker: PythonWorker;
   channel: Channel;
+  /** The request timeout of whatever request the slot has. */
+  watchdog: Watchdog;
+}
+
+/**
+ * A timeout that is armed and disarmed several times a request, on one
+ * timer: arming moves a deadline, and the timer, once it fires, waits
+ * again for what is left of it, if anything. A timer set and cleared for
+ * every request cost a tenth of the Deno side's time.
+ */
+export class Watchdog {
+  #deadline = Infinity;
+  #expired: (() => void) | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Calls `expired` in `ms` unless disarmed or armed again before. */
+  arm(ms: number, expired: () => void): void {
+    this.#deadline = performance.now() + ms;
+    this.#expired = expired;
+    if (this.#timer === undefined) this.#wait(ms);
+  }
+
+  disarm(): void {
+    this.#expired = undefined;
+  }
+
+  /** Clears the timer, for a slot that is gone. */
+  stop(): void {
+    this.#expired = undefined;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #wait(ms: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const expired = this.#expired;
+      if (expired === undefined) return;
+      const left = this.#deadline - performance.now();
+      if (left > 0) return this.#wait(left);
+      this.#expired = undefined;
+      expired();
+    }, ms);
+  }
 }
 
 /** Workers, slots and the queue of requests waiting for a slot. */
@@ -248,7 +292,7 @@ export class Pool {
       // ends with null if it dies instead.
       const frame = await channel.read();
       if (frame?.type === "O") {
-        worker.slots.push({ worker, channel });
+        worker.slots.push({ worker, channel, watchdog: new Watchdog() });
         continue;
       }
       channel.close();
@@ -301,7 +345,10 @@ export class Pool {
   /** A worker is gone: drop its slots and start another in its place. */
   #exited(worker: PythonWorker): void {
     this.#workers.delete(worker);
-    for (const slot of worker.slots) slot.channel.close();
+    for (const slot of worker.slots) {
+      slot.channel.close();
+      slot.watchdog.stop();
+    }
     this.#idle = this.#idle.filter((slot) => slot.worker !== worker);
     if (this.#closing || this.#failure || worker.slots.length === 0) return;
     this.#start().catch(() => {});
@@ -327,7 +374,10 @@ export class Pool {
     }
     const workers = [...this.#workers];
     for (const worker of workers) {
-      for (const slot of worker.slots) slot.channel.close();
+      for (const slot of worker.slots) {
+        slot.channel.close();
+        slot.watchdog.stop();
+      }
     }
     await Promise.all(workers.map(async (worker) => {
       const timer = setTimeout(
