@@ -1010,7 +1010,7 @@ Deno.test("staticFiles() refuses a symlink out of the root but follows one insid
   });
 });
 
-Deno.test("staticFiles() sends 1 MiB byte-identical through a real server, whole and in ranges", async () => {
+Deno.test("staticFiles() sends 1 MiB byte-identical through a real server, whole and in ranges, from memory and from the file", async () => {
   await withTree(async ({ root }) => {
     const big = new Uint8Array(1 << 20);
     crypto.getRandomValues(big.subarray(0, 65536));
@@ -1020,34 +1020,41 @@ Deno.test("staticFiles() sends 1 MiB byte-identical through a real server, whole
     }
     await Deno.writeFile(`${root}/big.bin`, big);
     const log = errorLog();
-    await withServer(staticFiles(root)(inner), async (_server, port) => {
-      const url = `http://127.0.0.1:${port}/big.bin`;
-      const whole = await fetch(url);
-      assert.equal(whole.status, 200);
-      assert.equal(whole.headers.get("content-length"), String(big.length));
-      assert.deepEqual(new Uint8Array(await whole.arrayBuffer()), big);
-      for (
-        const [range, start, end] of [
-          ["bytes=100000-900000", 100000, 900000],
-          ["bytes=524288-", 524288, big.length - 1],
-          ["bytes=-70000", big.length - 70000, big.length - 1],
-        ] as const
-      ) {
-        const response = await fetch(url, { headers: { Range: range } });
-        assert.equal(response.status, 206, range);
-        assert.deepEqual(
-          new Uint8Array(await response.arrayBuffer()),
-          big.subarray(start, end + 1),
-          range,
-        );
-      }
-      // A tiny range of a big file reads only that much: no overflow logged.
-      const tiny = await fetch(url, { headers: { Range: "bytes=10-19" } });
-      assert.deepEqual(
-        new Uint8Array(await tiny.arrayBuffer()),
-        big.subarray(10, 20),
+    // smallFileSize 0 sends it from the file's stream.
+    for (const smallFileSize of [undefined, 0]) {
+      await withServer(
+        staticFiles(root, { smallFileSize })(inner),
+        async (_server, port) => {
+          const url = `http://127.0.0.1:${port}/big.bin`;
+          const whole = await fetch(url);
+          assert.equal(whole.status, 200);
+          assert.equal(whole.headers.get("content-length"), String(big.length));
+          assert.deepEqual(new Uint8Array(await whole.arrayBuffer()), big);
+          for (
+            const [range, start, end] of [
+              ["bytes=100000-900000", 100000, 900000],
+              ["bytes=524288-", 524288, big.length - 1],
+              ["bytes=-70000", big.length - 70000, big.length - 1],
+            ] as const
+          ) {
+            const response = await fetch(url, { headers: { Range: range } });
+            assert.equal(response.status, 206, range);
+            assert.deepEqual(
+              new Uint8Array(await response.arrayBuffer()),
+              big.subarray(start, end + 1),
+              range,
+            );
+          }
+          // A tiny range of a big file reads only that much: no overflow logged.
+          const tiny = await fetch(url, { headers: { Range: "bytes=10-19" } });
+          assert.deepEqual(
+            new Uint8Array(await tiny.arrayBuffer()),
+            big.subarray(10, 20),
+          );
+        },
+        { errors: log.sink },
       );
-    }, { errors: log.sink });
+    }
     assert.equal(log.text(), "");
   });
 });
