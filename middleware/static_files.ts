@@ -727,6 +727,8 @@ interface Entry {
   dirStamp: string | undefined;
   /** The bytes it holds, plus a fixed charge for its metadata. */
   cost: number;
+  /** The bytes its small files will add once read. */
+  pending: number;
   /** Whether the cache holds it (a fresh lookup may not be cacheable). */
   cached: boolean;
 }
@@ -761,7 +763,7 @@ class FileCache {
   }
 
   add(entry: Entry): void {
-    if (entry.cost > this.#limit) return;
+    if (entry.cost + entry.pending > this.#limit) return;
     const old = this.#entries.get(entry.key);
     if (old !== undefined) this.delete(old);
     this.#entries.set(entry.key, entry);
@@ -772,6 +774,8 @@ class FileCache {
 
   /** Counts bytes read into a cached entry. */
   grow(entry: Entry, bytes: number): void {
+    // An entry that could never fit does not empty the cache first.
+    if (entry.cost + bytes > this.#limit) return this.delete(entry);
     entry.cost += bytes;
     this.#bytes += bytes;
     this.#evict();
@@ -966,6 +970,9 @@ function find(
     vary,
     dirStamp: config.codings.length > 0 ? dirStamp : undefined,
     cost: cacheable ? ENTRY_COST + key.length : Infinity,
+    pending: [info.size, ...Object.values(encoded).map((rep) => rep.size)]
+      .filter((size) => size <= config.smallFileSize)
+      .reduce((sum, size) => sum + size, 0),
     cached: false,
   };
 }

@@ -281,7 +281,12 @@ Deno.test("staticFiles() never serves a cached file stale: replaced, rewritten i
 
 Deno.test("staticFiles() keeps the cache within cacheSize, least recently used out first", async () => {
   const kib = (n: number) => new Uint8Array(1024).fill(n);
-  const tree = await settledTree({ "a": kib(1), "b": kib(2), "c": kib(3) });
+  const tree = await settledTree({
+    "a": kib(1),
+    "b": kib(2),
+    "c": kib(3),
+    "big": new Uint8Array(4096),
+  });
   const calls = new Calls();
   try {
     // Room for two 1 KiB files and their metadata, not three.
@@ -299,6 +304,17 @@ Deno.test("staticFiles() keeps the cache within cacheSize, least recently used o
     assert.equal(await opens("/c"), 1); // b, the least recently used, goes.
     assert.equal(await opens("/a"), 0);
     assert.equal(await opens("/b"), 1);
+
+    // A file larger than the whole cache does not push the others out.
+    const small = staticFiles(tree.root, { cacheSize: 1024 + 512 + 1 })(
+      inner,
+    );
+    const smallOpens = async (path: string) =>
+      (await calls.during(() => new Client(small).get(path))).openSync ?? 0;
+    assert.equal(await smallOpens("/a"), 1);
+    assert.equal(await smallOpens("/a"), 0);
+    assert.equal(await smallOpens("/big"), 1);
+    assert.equal(await smallOpens("/a"), 0);
 
     const off = staticFiles(tree.root, { cacheSize: 0 })(inner);
     for (let i = 0; i < 3; i++) {
