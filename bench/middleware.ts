@@ -9,8 +9,9 @@
  * Accept-Encoding, X-Forwarded-For and -Proto).
  *
  * Rounds are interleaved, as in `bench/run.ts`: each round runs every row
- * once, each baseline first in its group. A row's figure is its req/s as a
- * ratio to its baseline's in the same round, then the median over rounds:
+ * once, in the order listed and then, the next round, in reverse, as
+ * `bench/ab.ts` flips its order. A row's figure is its req/s as a ratio to
+ * its baseline's in the same round, then the median over rounds:
  *
  * - the middleware rows, over the bare users `Router` (`GET /api/users/:id`,
  *   a small JSON body), target at most 5% slower (0.95), except compress when
@@ -83,7 +84,7 @@ const isBig = (gzipped: boolean) => (response: Response, body: string) =>
 const isOk = (response: Response) =>
   response.status === 200 ? undefined : `expected 200, got ${response.status}`;
 
-/** The rows, in run order; a baseline comes before the rows measured against it. */
+/** The rows, in the order of odd rounds; a baseline comes before its rows. */
 function rows(logFile: string, staticRoot: string): Row[] {
   const over = (
     name: string,
@@ -320,7 +321,11 @@ async function main(args: string[]): Promise<void> {
   const results: Record<string, Measured>[] = [];
   for (let round = 1; round <= rounds; round++) {
     const measured: Record<string, Measured> = {};
-    for (const row of chosen) {
+    // The order flips every round, so that a row's place in it (the first
+    // server of a round ran slower in every round of the first runs)
+    // favours neither a baseline nor its rows.
+    const order = round % 2 ? chosen : [...chosen].reverse();
+    for (const row of order) {
       measured[row.name] = await measure(row, warmup, duration);
       // The file log is started afresh by each run.
       await Deno.remove(`${tempDir}/access.log`).catch(() => {});
