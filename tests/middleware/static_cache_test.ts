@@ -87,6 +87,23 @@ function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 3100));
 }
 
+/**
+ * Asserts that two lstats found the same file, unchanged: what the file's
+ * own lstat on a hit compares, so that only a directory's lstat can tell a
+ * swap apart.
+ */
+function assertSameFile(info: Deno.FileInfo, before: Deno.FileInfo): void {
+  const of = (i: Deno.FileInfo) => [
+    i.isFile,
+    i.dev,
+    i.ino,
+    i.size,
+    i.mtime?.getTime(),
+    i.ctime?.getTime(),
+  ];
+  assert.deepEqual(of(info), of(before));
+}
+
 /** GET over a real socket: status and text. */
 async function get(
   port: number,
@@ -171,9 +188,14 @@ Deno.test("staticFiles() re-checks the root on every hit: symlinks swapped in af
         (await get(port, "/sub/a.txt")).text,
         "fallthrough /sub/a.txt",
       );
-      // A deeper one, to the very directory moved out of the root.
+      // A deeper one, to the very directory moved out of the root. The
+      // path now leads to the cached file itself, its inode and times
+      // untouched by the move: one lstat of the file would take it for a
+      // hit, only the directory's own lstat sees the symlink.
+      const before = await Deno.lstat(`${root}/deep/er/a.txt`);
       await Deno.rename(`${root}/deep/er`, `${base}/er`);
       await Deno.symlink(`${base}/er`, `${root}/deep/er`);
+      assertSameFile(await Deno.lstat(`${root}/deep/er/a.txt`), before);
       assert.equal(
         (await get(port, "/deep/er/a.txt")).text,
         "fallthrough /deep/er/a.txt",
@@ -210,10 +232,12 @@ Deno.test("staticFiles() re-checks the root itself: a root swapped for a symlink
         calls.restore();
       }
       // The root moves away and a symlink to a folder outside it takes its
-      // place, where a.txt is the very file that was cached: only the check
-      // of the root itself can tell.
+      // place, where a.txt is the very file that was cached (inode, size and
+      // times): only the check of the root itself can tell.
+      const before = await Deno.lstat(`${root}/a.txt`);
       await Deno.rename(root, `${base}/old-root`);
       await Deno.symlink(`${base}/elsewhere`, root);
+      assertSameFile(await Deno.lstat(`${root}/a.txt`), before);
       assert.equal((await get(port, "/a.txt")).text, "fallthrough /a.txt");
     });
   } finally {
@@ -443,5 +467,43 @@ Deno.test("staticFiles() checks smallFileSize and cacheSize", () => {
       () => staticFiles(".", options),
       /Cannot create staticFiles: (smallFileSize|cacheSize) must be a whole number of bytes/,
     );
+  }
+});
+
+Deno.test("staticFiles() gives every hit a list of headers of its own: an app above that edits it changes no later answer", async () => {
+  const tree = await settledTree({ "a.txt": "alpha" });
+  try {
+    const files = staticFiles(tree.root, { cacheControl: "no-cache" })(inner);
+    // Adds a header to the list it is given, then drops Cache-Control from
+    // it in place, as a middleware may.
+    let round = 0;
+    const editing: App = (environ, startResponse) =>
+      files(environ, (status, headers, excInfo) => {
+        headers.push(["X-Round", String(++round)]);
+        const at = headers.findIndex(([name]) => name === "Cache-Control");
+        if (at >= 0) headers.splice(at, 1);
+        return startResponse(status, headers, excInfo);
+      });
+    const plain = new Client(files);
+    const first = await plain.get("/a.txt");
+    const client = new Client(editing);
+    for (let i = 1; i <= 3; i++) {
+      const edited = await client.get("/a.txt");
+      assert.equal(edited.headers.get("x-round"), String(i));
+      assert.equal(edited.headers.get("cache-control"), null);
+    }
+    // The cached file's own answer, whole and as a 304, is what it was.
+    const again = await plain.get("/a.txt");
+    assert.deepEqual([...again.headers], [...first.headers]);
+    assert.equal(again.headers.get("cache-control"), "no-cache");
+    assert.equal(again.headers.get("x-round"), null);
+    const notModified = await plain.get("/a.txt", {
+      headers: { "If-None-Match": first.headers.get("etag")! },
+    });
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.headers.get("cache-control"), "no-cache");
+    assert.equal(notModified.headers.get("x-round"), null);
+  } finally {
+    await tree.cleanup();
   }
 });
