@@ -20,6 +20,7 @@ is stale, and the idle loop drops it.
 
 import contextlib
 import importlib
+import inspect
 import io
 import itertools
 import json
@@ -486,10 +487,27 @@ def load(config):
                 f"Cannot load {config['file']}: {attribute} is not callable"
             )
         return target
+    found = own_callables(module)
     raise LookupError(
         f"Cannot load {config['file']}: it has no "
         + " or ".join(repr(attribute) for attribute in names)
+        + f" (its callables: {', '.join(found) if found else 'none'})"
     )
+
+
+def own_callables(module):
+    """The module's public callables, as the missing-export error of a
+    TypeScript app lists its exports: what it made, not what it imported
+    (an app object counts, the Flask class it came from does not)."""
+    names = []
+    for name, value in sorted(vars(module).items()):
+        if name.startswith("_") or not callable(value):
+            continue
+        made_elsewhere = (isinstance(value, type) or inspect.isroutine(value)) \
+            and getattr(value, "__module__", None) != module.__name__
+        if not made_elsewhere:
+            names.append(name)
+    return names
 
 
 def load_error(config, error):

@@ -412,9 +412,12 @@ Deno.test("pythonApp() rejects ready with one line when the app cannot load", as
     ],
     [
       "no_callable.py",
-      /^Cannot load .*no_callable\.py: it has no 'application' or 'app'$/,
+      /^Cannot load .*no_callable\.py: it has no 'application' or 'app' \(its callables: none\)$/,
     ],
-    ["plain_app.py:nope", /^Cannot load .*plain_app\.py: it has no 'nope'$/],
+    [
+      "plain_app.py:nope",
+      /^Cannot load .*plain_app\.py: it has no 'nope' \(its callables: Closing, application, environ_view\)$/,
+    ],
     [
       "syntax_error.py",
       /^Cannot load .*syntax_error\.py: SyntaxError: .*\(.*syntax_error\.py, line 1\)$/,

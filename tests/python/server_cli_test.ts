@@ -133,14 +133,30 @@ Deno.test("server.ts app.py exits 1 with one line for a missing file, an import 
     await copyFixture("broken_import.py", dir, "broken.py");
     await copyFixture("no_callable.py", dir, "none.py");
     await copyFixture("syntax_error.py", dir, "syntax.py");
+    // A Flask app under another name: the app object is listed, the Flask
+    // class and the function it imported are not.
+    await Deno.writeTextFile(
+      join(dir, "web.py"),
+      "from flask import Flask, render_template\nweb = Flask(__name__)\n",
+    );
     const cases: [args: string[], line: RegExp][] = [
       [["missing.py"], /^Cannot load missing\.py: no such file$/],
       [
         ["broken.py"],
         /^Cannot load broken\.py: ModuleNotFoundError: No module named 'no_such_module_here'$/,
       ],
-      [["none.py"], /^Cannot load none\.py: it has no 'application' or 'app'$/],
-      [["app.py:nope"], /^Cannot load app\.py: it has no 'nope'$/],
+      [
+        ["none.py"],
+        /^Cannot load none\.py: it has no 'application' or 'app' \(its callables: none\)$/,
+      ],
+      [
+        ["app.py:nope"],
+        /^Cannot load app\.py: it has no 'nope' \(its callables: Closing, application, environ_view\)$/,
+      ],
+      [
+        ["web.py"],
+        /^Cannot load web\.py: it has no 'application' or 'app' \(its callables: web\)$/,
+      ],
       [
         ["syntax.py"],
         /^Cannot load syntax\.py: SyntaxError: .* \(.*syntax\.py, line \d+\)$/,
