@@ -83,7 +83,24 @@ export async function callPython(
     startResponse("503 Service Unavailable", PLAIN);
     return [`Service Unavailable: ${error.message}\n`];
   }
-  return await new Call(pool, slot, timeout, environ).run(head, startResponse);
+  // A slot of a worker that died while it was idle is found out only once
+  // the request is sent: such a request never reached the app, and goes to
+  // another slot (after the worker's replacement, if it was the last).
+  for (let tries = 1;; tries++) {
+    const body = await new Call(pool, slot, timeout, environ).run(
+      head,
+      startResponse,
+      tries < pool.config.workers * pool.config.threads + 2,
+    );
+    if (body !== undefined) return body;
+    try {
+      slot = await pool.acquire();
+    } catch (error) {
+      if (!(error instanceof PoolUnavailable)) throw error;
+      startResponse("503 Service Unavailable", PLAIN);
+      return [`Service Unavailable: ${error.message}\n`];
+    }
+  }
 }
 
 class Call {
@@ -184,12 +201,21 @@ class Call {
     return `${await this.#slot.worker.exitReason()} during the request`;
   }
 
-  async run(head: Uint8Array, startResponse: StartResponse): Promise<Body> {
-    this.#slot.channel.sendFrame(head);
+  /**
+   * Runs the request; undefined when it could not be sent (the worker's
+   * end was closed) and `mayRetry`, to be run on another slot.
+   */
+  async run(
+    head: Uint8Array,
+    startResponse: StartResponse,
+    mayRetry: boolean,
+  ): Promise<Body | undefined> {
+    const sent = this.#slot.channel.sendFrame(head);
     this.#arm();
     const frame = await this.#next();
     if (frame === null) {
       this.#finish();
+      if (mayRetry && !await sent) return undefined;
       const reason = await this.#lost();
       const where = `${this.#environ.REQUEST_METHOD} ${this.#environ.RAW_URI}`;
       const status = this.#timedOut ? "504 Gateway Timeout" : "502 Bad Gateway";

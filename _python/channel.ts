@@ -113,7 +113,7 @@ export class Channel {
   readonly conn: Deno.Conn;
   #buffer: Uint8Array = EMPTY;
   #scratch = new Uint8Array(65536);
-  #last: Promise<void> = Promise.resolve();
+  #last: Promise<boolean> = Promise.resolve(true);
   #queued = 0;
   #closed = false;
   #ended = false;
@@ -186,8 +186,11 @@ export class Channel {
     return true;
   }
 
-  /** Queues a frame; the promise settles once it is written (or lost). */
-  send(type: FrameType, payload: Uint8Array = EMPTY): Promise<void> {
+  /**
+   * Queues a frame; the promise settles once it is written (true) or lost
+   * (false: the worker's end is closed).
+   */
+  send(type: FrameType, payload: Uint8Array = EMPTY): Promise<boolean> {
     const frame = new Uint8Array(5 + payload.length);
     frame[0] = type.charCodeAt(0);
     putLength(frame, 1, payload.length);
@@ -196,7 +199,7 @@ export class Channel {
   }
 
   /** Queues a frame made whole, head included (as by {@linkcode pairsFrame}). */
-  sendFrame(frame: Uint8Array): Promise<void> {
+  sendFrame(frame: Uint8Array): Promise<boolean> {
     // A write waits for the one before only when there is one: a chain of
     // promises for every frame cost more than the write itself.
     this.#queued++;
@@ -207,13 +210,16 @@ export class Channel {
     return write;
   }
 
-  async #put(frame: Uint8Array): Promise<void> {
+  async #put(frame: Uint8Array): Promise<boolean> {
     try {
-      for (let sent = 0; sent < frame.length && !this.#closed;) {
+      let sent = 0;
+      while (sent < frame.length && !this.#closed) {
         sent += await this.conn.write(frame.subarray(sent));
       }
+      return sent === frame.length;
     } catch {
       // The worker is gone; its exit is reported where the frames are read.
+      return false;
     } finally {
       this.#queued--;
     }

@@ -321,6 +321,24 @@ Deno.test("pythonApp() gives a request waiting in line no slot of a worker whose
   assert.doesNotMatch(log.text(), /GET \/hello/);
 });
 
+Deno.test("pythonApp() with threads runs a request sent to an idle slot of a dying worker on its replacement", async () => {
+  await using app = pythonApp(PLAIN, { ...PY, threads: 2 });
+  const log = errorLog();
+  await withServer(app, async (_server, port) => {
+    // The worker ends both its channels and lives 0.5 s more: its other
+    // slot is idle, not read, so nothing has told the pool yet, and the
+    // next request is given it. That request never reached the app; it
+    // must be run again once the worker is replaced, not answered 502.
+    const dying = get(port, "/shut-down");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const next = await get(port, "/hello");
+    assert.equal(next.status, 200, next.body);
+    assert.equal((await dying).status, 502);
+  }, { errors: log.sink });
+  assert.match(log.text(), /exited with code 4.*GET \/shut-down.*502/);
+  assert.doesNotMatch(log.text(), /GET \/hello/);
+});
+
 Deno.test("pythonApp() answers 504 past the timeout, kills the worker and recovers", async () => {
   await using app = pythonApp(PLAIN, { ...PY, timeout: 500 });
   const log = errorLog();
