@@ -42,9 +42,13 @@
  * drops the entry and the request is looked up afresh as above. Only paths
  * with no symlink on them are cached, and only files and directories that
  * have not changed for two seconds, so that a later change shows in their
- * times (Deno reports ctime in whole seconds). A watch of the root is not
- * used: its events arrive late, and a request in between would be served
- * from a cache that no longer holds.
+ * times (Deno reports ctime in whole seconds). One `lstat` of the file
+ * alone would not do: a directory moved out of the root and replaced by a
+ * symlink to where it went, or the root swapped for a symlink to a folder
+ * that holds a hard link of the file, leaves the file's inode, size and
+ * times as they were, and the hit would serve what a fresh lookup refuses.
+ * A watch of the root is not used: its events arrive late, and a request in
+ * between would be served from a cache that no longer holds.
  *
  * Environ keys: reads `REQUEST_METHOD`, `PATH_INFO`, `SCRIPT_NAME` and
  * `QUERY_STRING` (for the directory redirect), `HTTP_IF_MATCH`,
@@ -702,6 +706,11 @@ interface Representation {
   validators: Header[];
   /** Content-Type, and Content-Encoding for a precompressed file. */
   content: Header[];
+  /**
+   * Every header of the whole file's 200 (validators, content, Accept-Ranges,
+   * Content-Length), built once: a hit copies it instead of building it.
+   */
+  whole: Header[];
   /** The whole file, once read: small files only. */
   bytes: Uint8Array | undefined;
 }
@@ -747,6 +756,11 @@ class FileCache {
   readonly #entries = new Map<string, Entry>();
   readonly #limit: number;
   #bytes = 0;
+  /**
+   * The most recently used entry, which a hit need not move: a delete and
+   * a set per hit showed at 2% of the JavaScript thread under load.
+   */
+  #newest: Entry | undefined;
 
   constructor(limit: number) {
     this.#limit = limit;
@@ -755,9 +769,10 @@ class FileCache {
   /** The entry for `key`, now the most recently used. */
   get(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
-    if (entry !== undefined) {
+    if (entry !== undefined && entry !== this.#newest) {
       this.#entries.delete(key);
       this.#entries.set(key, entry);
+      this.#newest = entry;
     }
     return entry;
   }
@@ -767,6 +782,7 @@ class FileCache {
     const old = this.#entries.get(entry.key);
     if (old !== undefined) this.delete(old);
     this.#entries.set(entry.key, entry);
+    this.#newest = entry;
     entry.cached = true;
     this.#bytes += entry.cost;
     this.#evict();
@@ -784,6 +800,7 @@ class FileCache {
   delete(entry: Entry): void {
     if (!entry.cached) return;
     entry.cached = false;
+    if (entry === this.#newest) this.#newest = undefined;
     this.#entries.delete(entry.key);
     this.#bytes -= entry.cost;
   }
@@ -870,6 +887,12 @@ function represent(
   if (vary) validators.push(["Vary", "Accept-Encoding"]);
   const content: Header[] = [["Content-Type", type]];
   if (coding !== undefined) content.push(["Content-Encoding", coding]);
+  const whole: Header[] = [
+    ...validators,
+    ...content,
+    ["Accept-Ranges", "bytes"],
+    ["Content-Length", String(size)],
+  ];
   return {
     path: real,
     dev: info.dev,
@@ -881,6 +904,7 @@ function represent(
     seconds,
     validators,
     content,
+    whole,
     bytes: undefined,
   };
 }
@@ -1124,15 +1148,13 @@ function serveFile(
     ]);
     return ["Range Not Satisfiable\n"];
   }
-  const headers = [...rep.validators, ...rep.content];
-  if (range === undefined) {
-    headers.push(["Accept-Ranges", "bytes"], ["Content-Length", String(size)]);
-  } else {
-    headers.push(
-      ["Content-Length", String(range[1] - range[0] + 1)],
-      ["Content-Range", `bytes ${range[0]}-${range[1]}/${size}`],
-    );
-  }
+  // A copy: the app above may add to the list it is given.
+  const headers = range === undefined ? rep.whole.slice() : [
+    ...rep.validators,
+    ...rep.content,
+    ["Content-Length", String(range[1] - range[0] + 1)],
+    ["Content-Range", `bytes ${range[0]}-${range[1]}/${size}`],
+  ] satisfies Header[];
 
   // 7. HEAD: the headers alone; the file is not even opened.
   if (method === "HEAD") {
