@@ -184,8 +184,9 @@ export function accessLog(options: AccessLogOptions = {}): Middleware {
     : compileFormat(format);
   const withDuration = options.duration ?? true;
   const utc = options.utc ?? false;
-  const clock = options.clock ??
-    (() => performance.timeOrigin + performance.now());
+  // The time origin is fixed for the process: read it once, not per request.
+  const origin = performance.timeOrigin;
+  const clock = options.clock ?? (() => origin + performance.now());
   const emit = lineWriter(options.output);
   // The timestamp changes once a second: requests within it share the text.
   let stampedSecond = NaN;
