@@ -50,6 +50,22 @@
  * A watch of the root is not used: its events arrive late, and a request in
  * between would be served from a cache that no longer holds.
  *
+ * A miss is cached too, when it is one because a segment of the path does
+ * not exist: the entry keeps the deepest directory on the path (reached
+ * from the root with no symlink) and that directory's device, inode, mtime
+ * and ctime, and only once it has not changed for two seconds. The next
+ * request for the path repeats the walk, one `lstat` per directory from the
+ * root down to that one (each still a directory, no symlink, the last one's
+ * stamp unchanged; adding or renaming an entry into a directory changes its
+ * times): then the path is still missing, and it falls through without the
+ * `realpath` whose error (a message with the path, a stack) made a miss
+ * cost more than the router behind it. Anything else drops the entry and
+ * the path is looked up afresh. Client paths are unbounded input: this
+ * cache holds at most 1024 paths of up to 1024 characters, least recently
+ * used out first, apart from the bytes `cacheSize` bounds (and off with
+ * it). Other misses (a dotfile, a `..` above the root, bad UTF-8, another
+ * method) are decided from the text alone and touch no file.
+ *
  * Environ keys: reads `REQUEST_METHOD`, `PATH_INFO`, `SCRIPT_NAME` and
  * `QUERY_STRING` (for the directory redirect), `HTTP_IF_MATCH`,
  * `HTTP_IF_UNMODIFIED_SINCE`, `HTTP_IF_NONE_MATCH`, `HTTP_IF_MODIFIED_SINCE`,
@@ -294,8 +310,9 @@ export interface StaticFilesOptions {
    * The cache's bound, in bytes: the small files' bytes plus 512 for each
    * entry's metadata, least recently used out first. A hit costs one
    * `lstat` per directory from the root down and one for the file, which
-   * must still be the same file (device, inode, size, mtime, ctime); 0
-   * turns the cache off, and every request looks its file up afresh.
+   * must still be the same file (device, inode, size, mtime, ctime). Paths
+   * found missing are cached apart, up to a fixed number (see the module
+   * notes). 0 turns both off, and every request looks its file up afresh.
    *
    * @default {16777216}
    */
@@ -390,6 +407,8 @@ interface State {
   config: Config;
   /** Undefined when the cache is off. */
   cache: FileCache | undefined;
+  /** Paths found missing; undefined when the cache is off. */
+  misses: MissCache | undefined;
 }
 
 /**
@@ -441,6 +460,7 @@ export function staticFiles(
     const state: State = {
       config,
       cache: config.cacheSize > 0 ? new FileCache(config.cacheSize) : undefined,
+      misses: config.cacheSize > 0 ? new MissCache(MISS_ENTRIES) : undefined,
     };
     return function staticFiles(environ, startResponse) {
       const method = environ.REQUEST_METHOD;
@@ -813,6 +833,116 @@ class FileCache {
   }
 }
 
+// The negative cache's bound: paths come from clients, so the number of
+// entries is fixed, and so is the length of a path it keeps (a longer one
+// is looked up every time). At most about 1024 * 1024 characters of keys.
+const MISS_ENTRIES = 1024;
+const MISS_KEY_LENGTH = 1024;
+
+/** A path found missing: the deepest directory on it that exists. */
+interface Miss {
+  /** The directories from the root down to that one, each a directory. */
+  dirs: string[];
+  /** The last one's stamp: while it holds, no entry came into it. */
+  stamp: string;
+}
+
+/** The paths of recent misses, least recently used first. */
+class MissCache {
+  readonly #entries = new Map<string, Miss>();
+  readonly #limit: number;
+  /** The most recently used entry, which a hit need not move. */
+  #newest: Miss | undefined;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** The miss for `key`, now the most recently used. */
+  get(key: string): Miss | undefined {
+    const miss = this.#entries.get(key);
+    if (miss !== undefined && miss !== this.#newest) {
+      this.#entries.delete(key);
+      this.#entries.set(key, miss);
+      this.#newest = miss;
+    }
+    return miss;
+  }
+
+  add(key: string, miss: Miss): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, miss);
+    this.#newest = miss;
+    if (this.#entries.size > this.#limit) {
+      this.#entries.delete(this.#entries.keys().next().value!);
+    }
+  }
+
+  delete(key: string): void {
+    const miss = this.#entries.get(key);
+    if (miss === this.#newest) this.#newest = undefined;
+    this.#entries.delete(key);
+  }
+}
+
+/**
+ * Why a lookup of `request` found nothing, when it is that a segment of
+ * its path does not exist: the directories from the root down to the
+ * deepest one that does (each a directory, no symlink), which has not
+ * changed for two seconds. Undefined for any other miss, which is not
+ * kept.
+ */
+function missAt(config: Config, request: RequestPath): Miss | undefined {
+  if (config.single) return undefined;
+  const names = request.slash && config.index !== false
+    ? [...request.segments, config.index]
+    : request.segments;
+  const dirs = [config.root];
+  let path = config.root;
+  try {
+    let info = Deno.lstatSync(path);
+    for (const name of names) {
+      if (!info.isDirectory) return undefined; // A symlink is no directory here.
+      const next = path + SEP + name;
+      let nextInfo: Deno.FileInfo;
+      try {
+        nextInfo = Deno.lstatSync(next);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) return undefined;
+        // The stamp was taken before `name` was found missing: an entry
+        // that came since changed the times, or the directory is not
+        // settled and nothing is kept.
+        return settled(info, Date.now())
+          ? { dirs, stamp: stamp(info) }
+          : undefined;
+      }
+      path = next;
+      dirs.push(path);
+      info = nextInfo;
+    }
+    return undefined; // Every segment exists: missing for another reason.
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `miss` still holds, in one `lstat` per directory from the root
+ * down: each still a directory (no symlink), the last one unchanged.
+ */
+function stillMissing(miss: Miss): boolean {
+  try {
+    let info: Deno.FileInfo | undefined;
+    for (const dir of miss.dirs) {
+      info = Deno.lstatSync(dir);
+      if (!info.isDirectory) return false;
+    }
+    return stamp(info!) === miss.stamp;
+  } catch {
+    return false;
+  }
+}
+
 /** A directory's identity and times, to see whether an entry came or went. */
 function stamp(info: Deno.FileInfo): string {
   return `${info.dev}:${info.ino}:${info.mtime?.getTime()}:${info.ctime?.getTime()}`;
@@ -1097,8 +1227,20 @@ function serveFile(
   }
   const hit = entry !== undefined;
   if (entry === undefined) {
+    // A path known missing, if its deepest directory is still as it was.
+    const miss = state.misses?.get(key);
+    if (miss !== undefined) {
+      if (stillMissing(miss)) return undefined;
+      state.misses!.delete(key);
+    }
     const found = find(config, request, key);
-    if (found === undefined) return undefined;
+    if (found === undefined) {
+      if (state.misses !== undefined && key.length <= MISS_KEY_LENGTH) {
+        const missing = missAt(config, request);
+        if (missing !== undefined) state.misses.add(key, missing);
+      }
+      return undefined;
+    }
     if (found === REDIRECT) {
       return method === "OPTIONS"
         ? undefined

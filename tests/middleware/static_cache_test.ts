@@ -507,3 +507,271 @@ Deno.test("staticFiles() gives every hit a list of headers of its own: an app ab
     await tree.cleanup();
   }
 });
+
+/** What `fn` cost in calls, with `calls` counting them. */
+async function costOf(
+  calls: Calls,
+  port: number,
+  path: string,
+  text: string,
+): Promise<Record<string, number>> {
+  return await calls.during(async () => {
+    assert.equal((await get(port, path)).text, text, path);
+  });
+}
+
+Deno.test("staticFiles() answers a path cached as missing without realpath: one lstat per directory down to the deepest that exists", async () => {
+  const tree = await settledTree({ "a.txt": "alpha", "sub/deep/b.txt": "b" });
+  const { root } = tree;
+  const calls = new Calls();
+  try {
+    await withServer(staticFiles(root)(inner), async (_server, port) => {
+      const cases: [string, number][] = [
+        ["/none.txt", 1], // the root
+        ["/sub/deep/none/x.txt", 3], // root, sub, sub/deep
+        ["/sub/", 2], // no index.html in sub
+        ["/nodir/", 1],
+      ];
+      for (const [path, lstats] of cases) {
+        const first = await costOf(calls, port, path, `fallthrough ${path}`);
+        assert.ok((first.realPathSync ?? 0) >= 1, path);
+        for (let i = 0; i < 2; i++) {
+          assert.deepEqual(
+            await costOf(calls, port, path, `fallthrough ${path}`),
+            { lstatSync: lstats },
+            path,
+          );
+        }
+      }
+      // Misses decided from the text touch no file, as before.
+      for (const path of ["/.env", "/sub/.git/config", "/a%5Cb.txt"]) {
+        const text = `fallthrough ${decodeURIComponent(path)}`;
+        assert.deepEqual(await costOf(calls, port, path, text), {}, path);
+      }
+      // A directory changed less than two seconds ago is not trusted yet:
+      // its times may not show the next change.
+      await Deno.mkdir(`${root}/fresh`);
+      for (let i = 0; i < 2; i++) {
+        const fresh = await costOf(
+          calls,
+          port,
+          "/fresh/x.txt",
+          "fallthrough /fresh/x.txt",
+        );
+        assert.equal(fresh.realPathSync, 1);
+      }
+    });
+    // With the cache off, every miss is looked up.
+    await withServer(
+      staticFiles(root, { cacheSize: 0 })(inner),
+      async (_server, port) => {
+        for (let i = 0; i < 2; i++) {
+          const off = await costOf(
+            calls,
+            port,
+            "/none.txt",
+            "fallthrough /none.txt",
+          );
+          assert.equal(off.realPathSync, 1);
+        }
+      },
+    );
+  } finally {
+    calls.restore();
+    await tree.cleanup();
+  }
+});
+
+/** Requests each path twice, asserting the second was a cached miss. */
+async function cacheMisses(
+  calls: Calls,
+  port: number,
+  paths: string[],
+): Promise<void> {
+  for (const path of paths) {
+    await get(port, path);
+    const cost = await costOf(calls, port, path, `fallthrough ${path}`);
+    assert.equal(cost.realPathSync, undefined, `${path} was not cached`);
+  }
+}
+
+Deno.test("staticFiles() serves a path cached as missing once it exists: created, under a new directory, renamed into place, an index", async () => {
+  const tree = await settledTree({
+    "a.txt": "alpha",
+    "sub/deep/b.txt": "b",
+    "sub2/c.txt": "c",
+  }, async (base) => {
+    await Deno.writeTextFile(`${base}/staged.txt`, "renamed in");
+    await Deno.mkdir(`${base}/staged-dir`);
+    await Deno.writeTextFile(`${base}/staged-dir/x.txt`, "dir renamed in");
+  });
+  const { base, root } = tree;
+  const calls = new Calls();
+  try {
+    await withServer(staticFiles(root)(inner), async (_server, port) => {
+      const paths = [
+        "/new.txt",
+        "/sub/deep/new.txt",
+        "/newdir/x.txt",
+        "/sub/made/on/the/way.txt",
+        "/sub2/renamed.txt",
+        "/moved/x.txt",
+        "/sub2/",
+      ];
+      await cacheMisses(calls, port, paths);
+      await Deno.writeTextFile(`${root}/new.txt`, "new");
+      await Deno.writeTextFile(`${root}/sub/deep/new.txt`, "deep new");
+      await Deno.mkdir(`${root}/newdir`);
+      await Deno.writeTextFile(`${root}/newdir/x.txt`, "in a new dir");
+      // Only the deepest directory (sub/made/on/the) is new; sub's times
+      // change, the root's do not.
+      await Deno.mkdir(`${root}/sub/made/on/the`, { recursive: true });
+      await Deno.writeTextFile(`${root}/sub/made/on/the/way.txt`, "way");
+      await Deno.rename(`${base}/staged.txt`, `${root}/sub2/renamed.txt`);
+      await Deno.rename(`${base}/staged-dir`, `${root}/moved`);
+      await Deno.writeTextFile(`${root}/sub2/index.html`, "<p>index");
+      const expected = [
+        "new",
+        "deep new",
+        "in a new dir",
+        "way",
+        "renamed in",
+        "dir renamed in",
+        "<p>index",
+      ];
+      for (const [i, path] of paths.entries()) {
+        assert.equal((await get(port, path)).text, expected[i], path);
+      }
+    });
+  } finally {
+    calls.restore();
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() serves a path cached as missing once it exists, when the tree settles before or after", async () => {
+  const tree = await settledTree({ "sub/a.txt": "alpha" });
+  const { root } = tree;
+  const calls = new Calls();
+  try {
+    await withServer(staticFiles(root)(inner), async (_server, port) => {
+      const paths = ["/later.txt", "/sub/later.txt", "/sub/soon.txt"];
+      await cacheMisses(calls, port, paths);
+      // Settled since it was cached, still a cached miss.
+      await settle();
+      for (const path of paths) {
+        const cost = await costOf(calls, port, path, `fallthrough ${path}`);
+        assert.equal(cost.realPathSync, undefined, path);
+      }
+      await Deno.writeTextFile(`${root}/sub/soon.txt`, "soon");
+      assert.equal((await get(port, "/sub/soon.txt")).text, "soon");
+      // Made, then left to settle before the next request: the directory's
+      // times are old again, but not the ones the cache kept.
+      await Deno.writeTextFile(`${root}/later.txt`, "later");
+      await Deno.writeTextFile(`${root}/sub/later.txt`, "sub later");
+      await Deno.utime(`${root}/sub`, PAST, PAST);
+      await settle();
+      assert.equal((await get(port, "/later.txt")).text, "later");
+      assert.equal((await get(port, "/sub/later.txt")).text, "sub later");
+    });
+  } finally {
+    calls.restore();
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() re-checks a cached miss: a symlink made there is served if it points inside the root, never if outside", async () => {
+  const tree = await settledTree({
+    "a.txt": "alpha",
+    "sub/a.txt": "sub alpha",
+  }, async (base, root) => {
+    // Dangling until sub/later.txt exists: a change to sub, not to the root.
+    await Deno.symlink(`${root}/sub/later.txt`, `${root}/dangling.txt`);
+    await Deno.symlink(`${base}/later.txt`, `${root}/dangling-out.txt`);
+  });
+  const { base, root } = tree;
+  const log = errorLog();
+  try {
+    await withServer(staticFiles(root)(inner), async (_server, port) => {
+      const calls = new Calls();
+      try {
+        await cacheMisses(calls, port, [
+          "/in.txt",
+          "/out.txt",
+          "/indir/a.txt",
+          "/outdir/a.txt",
+          "/sub/in.txt",
+          "/sub/out.txt",
+        ]);
+        // A dangling symlink is missing for another reason: never kept.
+        for (const path of ["/dangling.txt", "/dangling-out.txt"]) {
+          await get(port, path);
+          const cost = await costOf(calls, port, path, `fallthrough ${path}`);
+          assert.equal(cost.realPathSync, 1, path);
+        }
+      } finally {
+        calls.restore();
+      }
+      await Deno.symlink(`${root}/a.txt`, `${root}/in.txt`);
+      await Deno.symlink(`${base}/secret.txt`, `${root}/out.txt`);
+      await Deno.symlink(`${root}/sub`, `${root}/indir`);
+      await Deno.symlink(`${base}/outside`, `${root}/outdir`);
+      await Deno.symlink(`../a.txt`, `${root}/sub/in.txt`);
+      await Deno.symlink(`../../secret.txt`, `${root}/sub/out.txt`);
+      await Deno.writeTextFile(`${root}/sub/later.txt`, "later");
+      await Deno.writeTextFile(`${base}/later.txt`, SECRET);
+      for (let i = 0; i < 2; i++) {
+        assert.equal((await get(port, "/in.txt")).text, "alpha");
+        assert.equal((await get(port, "/indir/a.txt")).text, "sub alpha");
+        assert.equal((await get(port, "/sub/in.txt")).text, "alpha");
+        assert.equal((await get(port, "/dangling.txt")).text, "later");
+        for (
+          const path of [
+            "/out.txt",
+            "/outdir/a.txt",
+            "/sub/out.txt",
+            "/dangling-out.txt",
+          ]
+        ) {
+          assert.equal((await get(port, path)).text, `fallthrough ${path}`);
+        }
+      }
+    }, { errors: log.sink });
+    assert.equal(log.text(), "");
+  } finally {
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() keeps at most 1024 missing paths, least recently used out first, and none too long", async () => {
+  const tree = await settledTree({ "a.txt": "alpha" });
+  const calls = new Calls();
+  try {
+    await withServer(staticFiles(tree.root)(inner), async (_server, port) => {
+      const realpaths = async (path: string) =>
+        (await costOf(calls, port, path, `fallthrough ${path}`))
+          .realPathSync ?? 0;
+      for (let i = 0; i < 1024; i++) await get(port, `/m${i}`);
+      assert.equal(await realpaths("/m0"), 0); // now the most recent
+      assert.equal(await realpaths("/m1024"), 1); // m1, the oldest, goes
+      assert.equal(await realpaths("/m0"), 0);
+      assert.equal(await realpaths("/m1024"), 0);
+      assert.equal(await realpaths("/m2"), 0);
+      assert.equal(await realpaths("/m1"), 1);
+      // A path of 1024 characters is kept, of 1025 not (in names a file
+      // system takes: 255 bytes at most).
+      const of = (last: number) =>
+        "/" + [...Array(7).fill("k".repeat(127)), "k".repeat(last)].join("/");
+      const kept = of(128);
+      const long = of(129);
+      assert.deepEqual([kept.length, long.length], [1025, 1026]);
+      await get(port, kept);
+      assert.equal(await realpaths(kept), 0);
+      await get(port, long);
+      assert.equal(await realpaths(long), 1);
+    });
+  } finally {
+    calls.restore();
+    await tree.cleanup();
+  }
+});
