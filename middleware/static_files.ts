@@ -50,21 +50,23 @@
  * A watch of the root is not used: its events arrive late, and a request in
  * between would be served from a cache that no longer holds.
  *
- * A miss is cached too, when it is one because a segment of the path does
- * not exist: the entry keeps the deepest directory on the path (reached
- * from the root with no symlink) and that directory's device, inode, mtime
- * and ctime, and only once it has not changed for two seconds. The next
- * request for the path repeats the walk, one `lstat` per directory from the
- * root down to that one (each still a directory, no symlink, the last one's
- * stamp unchanged; adding or renaming an entry into a directory changes its
- * times): then the path is still missing, and it falls through without the
- * `realpath` whose error (a message with the path, a stack) made a miss
- * cost more than the router behind it. Anything else drops the entry and
- * the path is looked up afresh. Client paths are unbounded input: this
- * cache holds at most 1024 paths of up to 1024 characters, least recently
- * used out first, apart from the bytes `cacheSize` bounds (and off with
- * it). Other misses (a dotfile, a `..` above the root, bad UTF-8, another
- * method) are decided from the text alone and touch no file.
+ * A path not in the cache is first walked as text, one `lstat` per segment
+ * from the root down: a segment that does not exist, under directories
+ * that are no symlinks, is a miss without `realpath`, whose error (a
+ * message with the path, a stack) made a miss cost more than the router
+ * behind it; anything else (all of it exists, a symlink on the way) goes to
+ * `realpath` as above. Such a miss is cached with the deepest directory
+ * that exists and its device, inode, mtime and ctime, once that directory
+ * has not changed for two seconds. The next request for the path repeats
+ * the walk down to that directory only (each still a directory, no
+ * symlink, the last one's stamp unchanged; adding or renaming an entry
+ * into a directory changes its times): then it is still a miss. Anything
+ * else drops the entry and the path is looked up afresh. Client paths are
+ * unbounded input: this cache holds at most 1024 paths of up to 1024
+ * characters, least recently used out first, apart from the bytes
+ * `cacheSize` bounds (and off with it). Other misses (a dotfile, a `..`
+ * above the root, bad UTF-8, another method) are decided from the text
+ * alone and touch no file.
  *
  * Environ keys: reads `REQUEST_METHOD`, `PATH_INFO`, `SCRIPT_NAME` and
  * `QUERY_STRING` (for the directory redirect), `HTTP_IF_MATCH`,
@@ -886,14 +888,17 @@ class MissCache {
 }
 
 /**
- * Why a lookup of `request` found nothing, when it is that a segment of
- * its path does not exist: the directories from the root down to the
- * deepest one that does (each a directory, no symlink), which has not
- * changed for two seconds. Undefined for any other miss, which is not
- * kept.
+ * Whether `request` names a path with a segment that does not exist, seen
+ * by one `lstat` per segment from the root down, each directory on the way
+ * no symlink: then it is the deepest directory that exists, to keep if it
+ * has not changed for two seconds, or UNSETTLED. Undefined when the walk
+ * cannot tell (everything exists, a symlink on the way, an error), and the
+ * full lookup decides.
  */
-function missAt(config: Config, request: RequestPath): Miss | undefined {
-  if (config.single) return undefined;
+function missAt(
+  config: Config,
+  request: RequestPath,
+): Miss | typeof UNSETTLED | undefined {
   const names = request.slash && config.index !== false
     ? [...request.segments, config.index]
     : request.segments;
@@ -914,17 +919,19 @@ function missAt(config: Config, request: RequestPath): Miss | undefined {
         // settled and nothing is kept.
         return settled(info, Date.now())
           ? { dirs, stamp: stamp(info) }
-          : undefined;
+          : UNSETTLED;
       }
       path = next;
       dirs.push(path);
       info = nextInfo;
     }
-    return undefined; // Every segment exists: missing for another reason.
+    return undefined;
   } catch {
     return undefined;
   }
 }
+
+const UNSETTLED = Symbol("unsettled");
 
 /**
  * Whether `miss` still holds, in one `lstat` per directory from the root
@@ -1233,14 +1240,18 @@ function serveFile(
       if (stillMissing(miss)) return undefined;
       state.misses!.delete(key);
     }
-    const found = find(config, request, key);
-    if (found === undefined) {
-      if (state.misses !== undefined && key.length <= MISS_KEY_LENGTH) {
-        const missing = missAt(config, request);
-        if (missing !== undefined) state.misses.add(key, missing);
-      }
+    // A segment missing under directories reached with no symlink is a
+    // miss without `realpath`: its error would be the second one.
+    const missing = config.single ? undefined : missAt(config, request);
+    if (missing !== undefined) {
+      if (
+        missing !== UNSETTLED && state.misses !== undefined &&
+        key.length <= MISS_KEY_LENGTH
+      ) state.misses.add(key, missing);
       return undefined;
     }
+    const found = find(config, request, key);
+    if (found === undefined) return undefined;
     if (found === REDIRECT) {
       return method === "OPTIONS"
         ? undefined

@@ -533,8 +533,9 @@ Deno.test("staticFiles() answers a path cached as missing without realpath: one 
         ["/nodir/", 1],
       ];
       for (const [path, lstats] of cases) {
+        // The first one finds the missing segment by lstat too.
         const first = await costOf(calls, port, path, `fallthrough ${path}`);
-        assert.ok((first.realPathSync ?? 0) >= 1, path);
+        assert.deepEqual(first, { lstatSync: lstats + 1 }, path);
         for (let i = 0; i < 2; i++) {
           assert.deepEqual(
             await costOf(calls, port, path, `fallthrough ${path}`),
@@ -548,8 +549,9 @@ Deno.test("staticFiles() answers a path cached as missing without realpath: one 
         const text = `fallthrough ${decodeURIComponent(path)}`;
         assert.deepEqual(await costOf(calls, port, path, text), {}, path);
       }
-      // A directory changed less than two seconds ago is not trusted yet:
-      // its times may not show the next change.
+      // A directory changed less than two seconds ago is not trusted yet
+      // (its times may not show the next change): the walk goes down to
+      // the missing name every time.
       await Deno.mkdir(`${root}/fresh`);
       for (let i = 0; i < 2; i++) {
         const fresh = await costOf(
@@ -558,10 +560,10 @@ Deno.test("staticFiles() answers a path cached as missing without realpath: one 
           "/fresh/x.txt",
           "fallthrough /fresh/x.txt",
         );
-        assert.equal(fresh.realPathSync, 1);
+        assert.deepEqual(fresh, { lstatSync: 3 });
       }
     });
-    // With the cache off, every miss is looked up.
+    // With the cache off, every miss is looked up to the missing name.
     await withServer(
       staticFiles(root, { cacheSize: 0 })(inner),
       async (_server, port) => {
@@ -572,7 +574,7 @@ Deno.test("staticFiles() answers a path cached as missing without realpath: one 
             "/none.txt",
             "fallthrough /none.txt",
           );
-          assert.equal(off.realPathSync, 1);
+          assert.deepEqual(off, { lstatSync: 2 });
         }
       },
     );
@@ -582,16 +584,23 @@ Deno.test("staticFiles() answers a path cached as missing without realpath: one 
   }
 });
 
-/** Requests each path twice, asserting the second was a cached miss. */
+/**
+ * Requests each path twice, asserting the second was a cached miss: no
+ * realpath, and no lstat of the missing name, only of the directories.
+ */
 async function cacheMisses(
   calls: Calls,
   port: number,
   paths: string[],
 ): Promise<void> {
   for (const path of paths) {
-    await get(port, path);
+    const first = await costOf(calls, port, path, `fallthrough ${path}`);
     const cost = await costOf(calls, port, path, `fallthrough ${path}`);
-    assert.equal(cost.realPathSync, undefined, `${path} was not cached`);
+    assert.deepEqual(
+      cost,
+      { lstatSync: first.lstatSync - 1 },
+      `${path} was not cached`,
+    );
   }
 }
 
@@ -662,6 +671,7 @@ Deno.test("staticFiles() serves a path cached as missing once it exists, when th
       for (const path of paths) {
         const cost = await costOf(calls, port, path, `fallthrough ${path}`);
         assert.equal(cost.realPathSync, undefined, path);
+        assert.equal(cost.lstatSync, path === "/later.txt" ? 1 : 2, path);
       }
       await Deno.writeTextFile(`${root}/sub/soon.txt`, "soon");
       assert.equal((await get(port, "/sub/soon.txt")).text, "soon");
@@ -748,16 +758,17 @@ Deno.test("staticFiles() keeps at most 1024 missing paths, least recently used o
   const calls = new Calls();
   try {
     await withServer(staticFiles(tree.root)(inner), async (_server, port) => {
-      const realpaths = async (path: string) =>
-        (await costOf(calls, port, path, `fallthrough ${path}`))
-          .realPathSync ?? 0;
+      // A cached miss at the root costs its lstat; one not cached, the
+      // lstat of the missing name too.
+      const lstats = async (path: string) =>
+        (await costOf(calls, port, path, `fallthrough ${path}`)).lstatSync;
       for (let i = 0; i < 1024; i++) await get(port, `/m${i}`);
-      assert.equal(await realpaths("/m0"), 0); // now the most recent
-      assert.equal(await realpaths("/m1024"), 1); // m1, the oldest, goes
-      assert.equal(await realpaths("/m0"), 0);
-      assert.equal(await realpaths("/m1024"), 0);
-      assert.equal(await realpaths("/m2"), 0);
-      assert.equal(await realpaths("/m1"), 1);
+      assert.equal(await lstats("/m0"), 1); // now the most recent
+      assert.equal(await lstats("/m1024"), 2); // m1, the oldest, goes
+      assert.equal(await lstats("/m0"), 1);
+      assert.equal(await lstats("/m1024"), 1);
+      assert.equal(await lstats("/m2"), 1);
+      assert.equal(await lstats("/m1"), 2);
       // A path of 1024 characters is kept, of 1025 not (in names a file
       // system takes: 255 bytes at most).
       const of = (last: number) =>
@@ -766,9 +777,9 @@ Deno.test("staticFiles() keeps at most 1024 missing paths, least recently used o
       const long = of(129);
       assert.deepEqual([kept.length, long.length], [1025, 1026]);
       await get(port, kept);
-      assert.equal(await realpaths(kept), 0);
+      assert.equal(await lstats(kept), 1);
       await get(port, long);
-      assert.equal(await realpaths(long), 1);
+      assert.equal(await lstats(long), 2);
     });
   } finally {
     calls.restore();
