@@ -55,12 +55,14 @@
  * that are no symlinks, is a miss without `realpath`, whose error (a
  * message with the path, a stack) made a miss cost more than the router
  * behind it; anything else (all of it exists, a symlink on the way) goes to
- * `realpath` as above. Such a miss is cached with the deepest directory
- * that exists and its device, inode, mtime and ctime, once that directory
- * has not changed for two seconds. The next request for the path repeats
- * the walk down to that directory only (each still a directory, no
- * symlink, the last one's stamp unchanged; adding or renaming an entry
- * into a directory changes its times): then it is still a miss. Anything
+ * `realpath` as above. Such a miss is cached by the path down to the name
+ * that does not exist, with the deepest directory that does and its
+ * device, inode, mtime and ctime, once that directory has not changed for
+ * two seconds: `/api/users/1` and `/api/users/2` share one entry when the
+ * root holds no `api`. The next request under that path repeats the walk
+ * down to that directory only (each still a directory, no symlink, the
+ * last one's stamp unchanged; adding or renaming an entry into a directory
+ * changes its times): then it is still a miss. Anything
  * else drops the entry and the path is looked up afresh. Client paths are
  * unbounded input: this cache holds at most 1024 paths of up to 1024
  * characters, least recently used out first, apart from the bytes
@@ -837,12 +839,17 @@ class FileCache {
 
 // The negative cache's bound: paths come from clients, so the number of
 // entries is fixed, and so is the length of a path it keeps (a longer one
-// is looked up every time). At most about 1024 * 1024 characters of keys.
+// is walked every time). At most about 1024 * 1024 characters of keys.
 const MISS_ENTRIES = 1024;
 const MISS_KEY_LENGTH = 1024;
 
 /** A path found missing: the deepest directory on it that exists. */
 interface Miss {
+  /**
+   * The names down to the first that does not exist: every path that
+   * starts with them is missing while the directory holds.
+   */
+  key: string;
   /** The directories from the root down to that one, each a directory. */
   dirs: string[];
   /** The last one's stamp: while it holds, no entry came into it. */
@@ -860,20 +867,26 @@ class MissCache {
     this.#limit = limit;
   }
 
-  /** The miss for `key`, now the most recently used. */
-  get(key: string): Miss | undefined {
-    const miss = this.#entries.get(key);
-    if (miss !== undefined && miss !== this.#newest) {
-      this.#entries.delete(key);
-      this.#entries.set(key, miss);
-      this.#newest = miss;
+  /** The miss whose names `names` start with, now the most recently used. */
+  under(names: string[]): Miss | undefined {
+    let key = "";
+    for (let i = 0; i < names.length; i++) {
+      key = i === 0 ? names[0] : key + "/" + names[i];
+      const miss = this.#entries.get(key);
+      if (miss === undefined) continue;
+      if (miss !== this.#newest) {
+        this.#entries.delete(key);
+        this.#entries.set(key, miss);
+        this.#newest = miss;
+      }
+      return miss;
     }
-    return miss;
+    return undefined;
   }
 
-  add(key: string, miss: Miss): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, miss);
+  add(miss: Miss): void {
+    this.#entries.delete(miss.key);
+    this.#entries.set(miss.key, miss);
     this.#newest = miss;
     if (this.#entries.size > this.#limit) {
       this.#entries.delete(this.#entries.keys().next().value!);
@@ -888,7 +901,7 @@ class MissCache {
 }
 
 /**
- * Whether `request` names a path with a segment that does not exist, seen
+ * Whether `names` make a path with a segment that does not exist, seen
  * by one `lstat` per segment from the root down, each directory on the way
  * no symlink: then it is the deepest directory that exists, to keep if it
  * has not changed for two seconds, or UNSETTLED. Undefined when the walk
@@ -897,16 +910,13 @@ class MissCache {
  */
 function missAt(
   config: Config,
-  request: RequestPath,
+  names: string[],
 ): Miss | typeof UNSETTLED | undefined {
-  const names = request.slash && config.index !== false
-    ? [...request.segments, config.index]
-    : request.segments;
   const dirs = [config.root];
   let path = config.root;
   try {
     let info = Deno.lstatSync(path);
-    for (const name of names) {
+    for (const [i, name] of names.entries()) {
       if (!info.isDirectory) return undefined; // A symlink is no directory here.
       const next = path + SEP + name;
       let nextInfo: Deno.FileInfo;
@@ -918,7 +928,7 @@ function missAt(
         // that came since changed the times, or the directory is not
         // settled and nothing is kept.
         return settled(info, Date.now())
-          ? { dirs, stamp: stamp(info) }
+          ? { key: names.slice(0, i + 1).join("/"), dirs, stamp: stamp(info) }
           : UNSETTLED;
       }
       path = next;
@@ -1234,20 +1244,24 @@ function serveFile(
   }
   const hit = entry !== undefined;
   if (entry === undefined) {
-    // A path known missing, if its deepest directory is still as it was.
-    const miss = state.misses?.get(key);
+    // The names on the path, a directory's index included.
+    const names = request.slash && config.index !== false
+      ? [...segments, config.index]
+      : segments;
+    // Under a path known missing, if its directory is still as it was.
+    const miss = state.misses?.under(names);
     if (miss !== undefined) {
       if (stillMissing(miss)) return undefined;
-      state.misses!.delete(key);
+      state.misses!.delete(miss.key);
     }
     // A segment missing under directories reached with no symlink is a
     // miss without `realpath`: its error would be the second one.
-    const missing = config.single ? undefined : missAt(config, request);
+    const missing = config.single ? undefined : missAt(config, names);
     if (missing !== undefined) {
       if (
         missing !== UNSETTLED && state.misses !== undefined &&
-        key.length <= MISS_KEY_LENGTH
-      ) state.misses.add(key, missing);
+        missing.key.length <= MISS_KEY_LENGTH
+      ) state.misses.add(missing);
       return undefined;
     }
     const found = find(config, request, key);

@@ -754,7 +754,10 @@ Deno.test("staticFiles() re-checks a cached miss: a symlink made there is served
 });
 
 Deno.test("staticFiles() keeps at most 1024 missing paths, least recently used out first, and none too long", async () => {
-  const tree = await settledTree({ "a.txt": "alpha" });
+  // Seven directories of 127-character names: a path missing in the last
+  // one is 1024 characters with a 128-character name, 1025 with 129.
+  const dirs = Array(7).fill("k".repeat(127)).join("/");
+  const tree = await settledTree({ "a.txt": "alpha", [`${dirs}/f`]: "f" });
   const calls = new Calls();
   try {
     await withServer(staticFiles(tree.root)(inner), async (_server, port) => {
@@ -769,17 +772,53 @@ Deno.test("staticFiles() keeps at most 1024 missing paths, least recently used o
       assert.equal(await lstats("/m1024"), 1);
       assert.equal(await lstats("/m2"), 1);
       assert.equal(await lstats("/m1"), 2);
-      // A path of 1024 characters is kept, of 1025 not (in names a file
-      // system takes: 255 bytes at most).
-      const of = (last: number) =>
-        "/" + [...Array(7).fill("k".repeat(127)), "k".repeat(last)].join("/");
-      const kept = of(128);
-      const long = of(129);
+      const kept = `/${dirs}/${"k".repeat(128)}`;
+      const long = `/${dirs}/${"k".repeat(129)}`;
       assert.deepEqual([kept.length, long.length], [1025, 1026]);
       await get(port, kept);
-      assert.equal(await lstats(kept), 1);
+      assert.equal(await lstats(kept), 8);
       await get(port, long);
-      assert.equal(await lstats(long), 2);
+      assert.equal(await lstats(long), 9);
+    });
+  } finally {
+    calls.restore();
+    await tree.cleanup();
+  }
+});
+
+Deno.test("staticFiles() keeps one miss for every path under a missing name: /api/users/1, /api/users/2", async () => {
+  const tree = await settledTree({ "sub/a.txt": "alpha" });
+  const { root } = tree;
+  const calls = new Calls();
+  try {
+    await withServer(staticFiles(root)(inner), async (_server, port) => {
+      await get(port, "/api/users/1");
+      for (const path of ["/api/users/2", "/api/", "/api", "/api/x/y/z/"]) {
+        assert.deepEqual(
+          await costOf(calls, port, path, `fallthrough ${path}`),
+          { lstatSync: 1 },
+          path,
+        );
+      }
+      await get(port, "/sub/none/1");
+      assert.deepEqual(
+        await costOf(calls, port, "/sub/none/2", "fallthrough /sub/none/2"),
+        { lstatSync: 2 },
+      );
+      // Not a sibling name, nor a name that begins with it.
+      assert.deepEqual(
+        await costOf(calls, port, "/apis/1", "fallthrough /apis/1"),
+        { lstatSync: 2 },
+      );
+      assert.equal((await get(port, "/sub/a.txt")).text, "alpha");
+      // Once it exists, everything under it is looked up.
+      await Deno.mkdir(`${root}/api/users`, { recursive: true });
+      await Deno.writeTextFile(`${root}/api/users/2`, "two");
+      assert.equal((await get(port, "/api/users/2")).text, "two");
+      assert.equal(
+        (await get(port, "/api/users/1")).text,
+        "fallthrough /api/users/1",
+      );
     });
   } finally {
     calls.restore();
