@@ -19,7 +19,7 @@ import { errors } from "../middleware/errors.ts";
 import { callPython, PythonError } from "../_python/call.ts";
 import { Pool, PythonLoadError } from "../_python/pool.ts";
 import { writeRunner } from "../_python/runner_file.ts";
-import { tracked } from "./tracked_body.ts";
+import { InFlight, tracked } from "./tracked_body.ts";
 import type { DebugSettings, ServerLimits } from "./protocol.ts";
 import { hostTrusted } from "./debugger/pin_guard.ts";
 import {
@@ -105,8 +105,7 @@ export class PythonGeneration {
   #dir: string;
   #pool: Pool;
   #handler: FetchHandler;
-  #inFlight = 0;
-  #idle: (() => void) | undefined;
+  #requests = new InFlight();
 
   private constructor(
     dir: string,
@@ -206,19 +205,22 @@ export class PythonGeneration {
     request: Request,
     info: Deno.ServeHandlerInfo,
   ): Promise<Response> {
-    this.#inFlight++;
+    this.#requests.start();
     let response: Response;
     try {
       response = await this.#handler(request, info);
     } catch (error) {
-      this.#done();
+      this.#requests.done();
       throw error;
     }
     if (response.body === null) {
-      this.#done();
+      this.#requests.done();
       return response;
     }
-    return new Response(tracked(response.body, () => this.#done()), response);
+    return new Response(
+      tracked(response.body, () => this.#requests.done()),
+      response,
+    );
   }
 
   /**
@@ -265,16 +267,9 @@ export class PythonGeneration {
     }
   }
 
-  #done(): void {
-    this.#inFlight--;
-    if (this.#inFlight === 0) this.#idle?.();
-  }
-
   /** Waits for the requests in flight, then stops the pool. */
   async retire(): Promise<void> {
-    if (this.#inFlight > 0) {
-      await new Promise<void>((resolve) => this.#idle = resolve);
-    }
+    await this.#requests.drained();
     await this.#pool.close();
   }
 }

@@ -22,7 +22,7 @@ import { escapeHtml } from "./debugger/pages.ts";
 import { stripAnsi } from "../_shared/errors.ts";
 import { checkRequest } from "../_request/request_checks.ts";
 import { DEBUGGER_PATH, type DebuggerConsole } from "./debugger/pin_guard.ts";
-import { tracked } from "./tracked_body.ts";
+import { InFlight, tracked } from "./tracked_body.ts";
 import {
   isPythonSpec,
   PythonGeneration,
@@ -57,8 +57,7 @@ export class Generation {
     number,
     { answer: (answer: FromWorker) => void; request?: Request }
   >();
-  #inFlight = 0;
-  #idle: (() => void) | undefined;
+  #requests = new InFlight();
 
   private constructor(
     worker: Worker,
@@ -129,7 +128,7 @@ export class Generation {
     server?: { name: string; port: string },
   ): Promise<Response> {
     const id = this.#next++;
-    this.#inFlight++;
+    this.#requests.start();
     const remote = info.remoteAddr as Deno.NetAddr;
     const body = request.body;
     const message: ToWorker = {
@@ -145,7 +144,7 @@ export class Generation {
     return new Promise((resolve) => {
       const onAnswer = (answer: FromWorker) => {
         if (answer.type === "error") {
-          this.#done();
+          this.#requests.done();
           resolve(
             new Response(`${answer.message}\n`, {
               status: 500,
@@ -158,9 +157,9 @@ export class Generation {
         // The request counts as in flight until its body has gone out, or
         // the client has gone away.
         const body = answer.body instanceof ReadableStream
-          ? tracked(answer.body, () => this.#done())
+          ? tracked(answer.body, () => this.#requests.done())
           : answer.body;
-        if (!(body instanceof ReadableStream)) this.#done();
+        if (!(body instanceof ReadableStream)) this.#requests.done();
         resolve(
           new Response(body as BodyInit | null, {
             status: answer.status,
@@ -208,16 +207,9 @@ export class Generation {
     );
   }
 
-  #done(): void {
-    this.#inFlight--;
-    if (this.#inFlight === 0) this.#idle?.();
-  }
-
   /** Waits for the requests in flight, then terminates the Worker. */
   async retire(): Promise<void> {
-    if (this.#inFlight > 0) {
-      await new Promise<void>((resolve) => this.#idle = resolve);
-    }
+    await this.#requests.drained();
     this.worker.terminate();
   }
 }
