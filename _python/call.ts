@@ -75,24 +75,11 @@ export async function callPython(
   startResponse: StartResponse,
 ): Promise<Body> {
   const head = environFrame(environ);
-  let slot: Slot;
-  try {
-    slot = await pool.acquire();
-  } catch (error) {
-    if (!(error instanceof PoolUnavailable)) throw error;
-    startResponse("503 Service Unavailable", PLAIN);
-    return [`Service Unavailable: ${error.message}\n`];
-  }
   // A slot of a worker that died while it was idle is found out only once
   // the request is sent: such a request never reached the app, and goes to
   // another slot (after the worker's replacement, if it was the last).
   for (let tries = 1;; tries++) {
-    const body = await new Call(pool, slot, timeout, environ).run(
-      head,
-      startResponse,
-      tries < pool.config.workers * pool.config.threads + 2,
-    );
-    if (body !== undefined) return body;
+    let slot: Slot;
     try {
       slot = await pool.acquire();
     } catch (error) {
@@ -100,6 +87,12 @@ export async function callPython(
       startResponse("503 Service Unavailable", PLAIN);
       return [`Service Unavailable: ${error.message}\n`];
     }
+    const body = await new Call(pool, slot, timeout, environ).run(
+      head,
+      startResponse,
+      tries < pool.config.workers * pool.config.threads + 2,
+    );
+    if (body !== undefined) return body;
   }
 }
 

@@ -1191,15 +1191,20 @@ function accepts(header: string, coding: Coding): boolean {
   return false;
 }
 
-/** Reads a small file whole, or undefined if it is no longer `rep`'s file. */
-function readWhole(rep: Representation): Uint8Array | undefined {
-  let file: Deno.FsFile;
+/** `rep`'s file opened to read, or undefined when it is gone. */
+function openRep(rep: Representation): Deno.FsFile | undefined {
   try {
-    file = Deno.openSync(rep.path, { read: true });
+    return Deno.openSync(rep.path, { read: true });
   } catch (error) {
     if (isMiss(error)) return undefined;
     throw error;
   }
+}
+
+/** Reads a small file whole, or undefined if it is no longer `rep`'s file. */
+function readWhole(rep: Representation): Uint8Array | undefined {
+  const file = openRep(rep);
+  if (file === undefined) return undefined;
   try {
     if (!same(file.statSync(), rep)) return undefined;
     const bytes = new Uint8Array(rep.size);
@@ -1376,13 +1381,8 @@ function stream(
   headers: Header[],
   range: [number, number] | undefined,
 ): Body | undefined {
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(rep.path, { read: true });
-  } catch (error) {
-    if (isMiss(error)) return undefined;
-    throw error;
-  }
+  const file = openRep(rep);
+  if (file === undefined) return undefined;
   try {
     if (range === undefined) {
       startResponse("200 OK", headers);
