@@ -82,6 +82,26 @@ async function settledTree(
   };
 }
 
+/**
+ * Serves `tree` through staticFiles() on a real server, counting the file
+ * system calls, then puts the calls back and removes the tree.
+ */
+async function serveCounted(
+  tree: { root: string; cleanup: () => Promise<void> },
+  fn: (port: number, calls: Calls) => Promise<void>,
+): Promise<void> {
+  const calls = new Calls();
+  try {
+    await withServer(
+      staticFiles(tree.root)(inner),
+      (_server, port) => fn(port, calls),
+    );
+  } finally {
+    calls.restore();
+    await tree.cleanup();
+  }
+}
+
 /** Waits past the cache's two seconds (ctime is reported in whole seconds). */
 function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 3100));
@@ -127,29 +147,23 @@ Deno.test("staticFiles() answers a cached small file with lstat alone, from the 
     "sub/deep/b.txt": "bravo",
     "big.bin": new Uint8Array(2_000_000),
   });
-  const calls = new Calls();
-  try {
-    await withServer(staticFiles(tree.root)(inner), async (_server, port) => {
+  await serveCounted(tree, async (port, calls) => {
+    assert.equal((await get(port, "/a.txt")).text, "alpha");
+    const hit = await calls.during(async () => {
       assert.equal((await get(port, "/a.txt")).text, "alpha");
-      const hit = await calls.during(async () => {
-        assert.equal((await get(port, "/a.txt")).text, "alpha");
-      });
-      // The root and the file: no realpath, no open, no read.
-      assert.deepEqual(hit, { lstatSync: 2 });
-
-      assert.equal((await get(port, "/sub/deep/b.txt")).text, "bravo");
-      const deep = await calls.during(() => get(port, "/sub/deep/b.txt"));
-      assert.deepEqual(deep, { lstatSync: 4 });
-
-      // A large file keeps its metadata, and is opened to be streamed.
-      assert.equal((await get(port, "/big.bin")).text.length, 2_000_000);
-      const big = await calls.during(() => get(port, "/big.bin"));
-      assert.deepEqual(big, { lstatSync: 2, openSync: 1 });
     });
-  } finally {
-    calls.restore();
-    await tree.cleanup();
-  }
+    // The root and the file: no realpath, no open, no read.
+    assert.deepEqual(hit, { lstatSync: 2 });
+
+    assert.equal((await get(port, "/sub/deep/b.txt")).text, "bravo");
+    const deep = await calls.during(() => get(port, "/sub/deep/b.txt"));
+    assert.deepEqual(deep, { lstatSync: 4 });
+
+    // A large file keeps its metadata, and is opened to be streamed.
+    assert.equal((await get(port, "/big.bin")).text.length, 2_000_000);
+    const big = await calls.during(() => get(port, "/big.bin"));
+    assert.deepEqual(big, { lstatSync: 2, openSync: 1 });
+  });
 });
 
 Deno.test("staticFiles() re-checks the root on every hit: symlinks swapped in after the first request never leak", async () => {
@@ -254,53 +268,47 @@ Deno.test("staticFiles() never serves a cached file stale: replaced, rewritten i
     "grown.txt": "old text",
   });
   const { root } = tree;
-  const calls = new Calls();
-  try {
-    await withServer(staticFiles(root)(inner), async (_server, port) => {
-      const paths = [
-        "/renamed.txt",
-        "/in-place.txt",
-        "/deleted.txt",
-        "/dir.txt",
-        "/grown.txt",
-      ];
-      for (const path of paths) {
-        await get(port, path);
-        const hit = await calls.during(async () => {
-          assert.equal((await get(port, path)).text, "old text");
-        });
-        assert.equal(hit.openSync, undefined, `${path} was not cached`);
-      }
-      // Replaced by rename with a file of the same size and mtime: a new inode.
-      await Deno.writeTextFile(`${root}/renamed.new`, "NEW TEXT");
-      await Deno.utime(`${root}/renamed.new`, PAST, PAST);
-      await Deno.rename(`${root}/renamed.new`, `${root}/renamed.txt`);
-      // Rewritten in place with the same size, its mtime put back: the
-      // ctime moves.
-      await Deno.writeTextFile(`${root}/in-place.txt`, "NEW TEXT");
-      await Deno.utime(`${root}/in-place.txt`, PAST, PAST);
-      await Deno.remove(`${root}/deleted.txt`);
-      await Deno.remove(`${root}/dir.txt`);
-      await Deno.mkdir(`${root}/dir.txt`);
-      await Deno.writeTextFile(`${root}/grown.txt`, "old text, and more");
+  await serveCounted(tree, async (port, calls) => {
+    const paths = [
+      "/renamed.txt",
+      "/in-place.txt",
+      "/deleted.txt",
+      "/dir.txt",
+      "/grown.txt",
+    ];
+    for (const path of paths) {
+      await get(port, path);
+      const hit = await calls.during(async () => {
+        assert.equal((await get(port, path)).text, "old text");
+      });
+      assert.equal(hit.openSync, undefined, `${path} was not cached`);
+    }
+    // Replaced by rename with a file of the same size and mtime: a new inode.
+    await Deno.writeTextFile(`${root}/renamed.new`, "NEW TEXT");
+    await Deno.utime(`${root}/renamed.new`, PAST, PAST);
+    await Deno.rename(`${root}/renamed.new`, `${root}/renamed.txt`);
+    // Rewritten in place with the same size, its mtime put back: the
+    // ctime moves.
+    await Deno.writeTextFile(`${root}/in-place.txt`, "NEW TEXT");
+    await Deno.utime(`${root}/in-place.txt`, PAST, PAST);
+    await Deno.remove(`${root}/deleted.txt`);
+    await Deno.remove(`${root}/dir.txt`);
+    await Deno.mkdir(`${root}/dir.txt`);
+    await Deno.writeTextFile(`${root}/grown.txt`, "old text, and more");
 
-      assert.equal((await get(port, "/renamed.txt")).text, "NEW TEXT");
-      assert.equal((await get(port, "/in-place.txt")).text, "NEW TEXT");
-      assert.equal(
-        (await get(port, "/deleted.txt")).text,
-        "fallthrough /deleted.txt",
-      );
-      const dir = await get(port, "/dir.txt");
-      assert.equal(dir.status, 301);
-      assert.equal(dir.headers.get("location"), "/dir.txt/");
-      const grown = await get(port, "/grown.txt");
-      assert.equal(grown.text, "old text, and more");
-      assert.equal(grown.headers.get("content-length"), "18");
-    });
-  } finally {
-    calls.restore();
-    await tree.cleanup();
-  }
+    assert.equal((await get(port, "/renamed.txt")).text, "NEW TEXT");
+    assert.equal((await get(port, "/in-place.txt")).text, "NEW TEXT");
+    assert.equal(
+      (await get(port, "/deleted.txt")).text,
+      "fallthrough /deleted.txt",
+    );
+    const dir = await get(port, "/dir.txt");
+    assert.equal(dir.status, 301);
+    assert.equal(dir.headers.get("location"), "/dir.txt/");
+    const grown = await get(port, "/grown.txt");
+    assert.equal(grown.text, "old text, and more");
+    assert.equal(grown.headers.get("content-length"), "18");
+  });
 });
 
 Deno.test("staticFiles() keeps the cache within cacheSize, least recently used out first", async () => {
@@ -615,79 +623,67 @@ Deno.test("staticFiles() serves a path cached as missing once it exists: created
     await Deno.writeTextFile(`${base}/staged-dir/x.txt`, "dir renamed in");
   });
   const { base, root } = tree;
-  const calls = new Calls();
-  try {
-    await withServer(staticFiles(root)(inner), async (_server, port) => {
-      const paths = [
-        "/new.txt",
-        "/sub/deep/new.txt",
-        "/newdir/x.txt",
-        "/sub/made/on/the/way.txt",
-        "/sub2/renamed.txt",
-        "/moved/x.txt",
-        "/sub2/",
-      ];
-      await cacheMisses(calls, port, paths);
-      await Deno.writeTextFile(`${root}/new.txt`, "new");
-      await Deno.writeTextFile(`${root}/sub/deep/new.txt`, "deep new");
-      await Deno.mkdir(`${root}/newdir`);
-      await Deno.writeTextFile(`${root}/newdir/x.txt`, "in a new dir");
-      // Only the deepest directory (sub/made/on/the) is new; sub's times
-      // change, the root's do not.
-      await Deno.mkdir(`${root}/sub/made/on/the`, { recursive: true });
-      await Deno.writeTextFile(`${root}/sub/made/on/the/way.txt`, "way");
-      await Deno.rename(`${base}/staged.txt`, `${root}/sub2/renamed.txt`);
-      await Deno.rename(`${base}/staged-dir`, `${root}/moved`);
-      await Deno.writeTextFile(`${root}/sub2/index.html`, "<p>index");
-      const expected = [
-        "new",
-        "deep new",
-        "in a new dir",
-        "way",
-        "renamed in",
-        "dir renamed in",
-        "<p>index",
-      ];
-      for (const [i, path] of paths.entries()) {
-        assert.equal((await get(port, path)).text, expected[i], path);
-      }
-    });
-  } finally {
-    calls.restore();
-    await tree.cleanup();
-  }
+  await serveCounted(tree, async (port, calls) => {
+    const paths = [
+      "/new.txt",
+      "/sub/deep/new.txt",
+      "/newdir/x.txt",
+      "/sub/made/on/the/way.txt",
+      "/sub2/renamed.txt",
+      "/moved/x.txt",
+      "/sub2/",
+    ];
+    await cacheMisses(calls, port, paths);
+    await Deno.writeTextFile(`${root}/new.txt`, "new");
+    await Deno.writeTextFile(`${root}/sub/deep/new.txt`, "deep new");
+    await Deno.mkdir(`${root}/newdir`);
+    await Deno.writeTextFile(`${root}/newdir/x.txt`, "in a new dir");
+    // Only the deepest directory (sub/made/on/the) is new; sub's times
+    // change, the root's do not.
+    await Deno.mkdir(`${root}/sub/made/on/the`, { recursive: true });
+    await Deno.writeTextFile(`${root}/sub/made/on/the/way.txt`, "way");
+    await Deno.rename(`${base}/staged.txt`, `${root}/sub2/renamed.txt`);
+    await Deno.rename(`${base}/staged-dir`, `${root}/moved`);
+    await Deno.writeTextFile(`${root}/sub2/index.html`, "<p>index");
+    const expected = [
+      "new",
+      "deep new",
+      "in a new dir",
+      "way",
+      "renamed in",
+      "dir renamed in",
+      "<p>index",
+    ];
+    for (const [i, path] of paths.entries()) {
+      assert.equal((await get(port, path)).text, expected[i], path);
+    }
+  });
 });
 
 Deno.test("staticFiles() serves a path cached as missing once it exists, when the tree settles before or after", async () => {
   const tree = await settledTree({ "sub/a.txt": "alpha" });
   const { root } = tree;
-  const calls = new Calls();
-  try {
-    await withServer(staticFiles(root)(inner), async (_server, port) => {
-      const paths = ["/later.txt", "/sub/later.txt", "/sub/soon.txt"];
-      await cacheMisses(calls, port, paths);
-      // Settled since it was cached, still a cached miss.
-      await settle();
-      for (const path of paths) {
-        const cost = await costOf(calls, port, path, `fallthrough ${path}`);
-        assert.equal(cost.realPathSync, undefined, path);
-        assert.equal(cost.lstatSync, path === "/later.txt" ? 1 : 2, path);
-      }
-      await Deno.writeTextFile(`${root}/sub/soon.txt`, "soon");
-      assert.equal((await get(port, "/sub/soon.txt")).text, "soon");
-      // Made, then left to settle before the next request: the directory's
-      // times are old again, but not the ones the cache kept.
-      await Deno.writeTextFile(`${root}/later.txt`, "later");
-      await Deno.writeTextFile(`${root}/sub/later.txt`, "sub later");
-      await Deno.utime(`${root}/sub`, PAST, PAST);
-      await settle();
-      assert.equal((await get(port, "/later.txt")).text, "later");
-      assert.equal((await get(port, "/sub/later.txt")).text, "sub later");
-    });
-  } finally {
-    calls.restore();
-    await tree.cleanup();
-  }
+  await serveCounted(tree, async (port, calls) => {
+    const paths = ["/later.txt", "/sub/later.txt", "/sub/soon.txt"];
+    await cacheMisses(calls, port, paths);
+    // Settled since it was cached, still a cached miss.
+    await settle();
+    for (const path of paths) {
+      const cost = await costOf(calls, port, path, `fallthrough ${path}`);
+      assert.equal(cost.realPathSync, undefined, path);
+      assert.equal(cost.lstatSync, path === "/later.txt" ? 1 : 2, path);
+    }
+    await Deno.writeTextFile(`${root}/sub/soon.txt`, "soon");
+    assert.equal((await get(port, "/sub/soon.txt")).text, "soon");
+    // Made, then left to settle before the next request: the directory's
+    // times are old again, but not the ones the cache kept.
+    await Deno.writeTextFile(`${root}/later.txt`, "later");
+    await Deno.writeTextFile(`${root}/sub/later.txt`, "sub later");
+    await Deno.utime(`${root}/sub`, PAST, PAST);
+    await settle();
+    assert.equal((await get(port, "/later.txt")).text, "later");
+    assert.equal((await get(port, "/sub/later.txt")).text, "sub later");
+  });
 });
 
 Deno.test("staticFiles() re-checks a cached miss: a symlink made there is served if it points inside the root, never if outside", async () => {
@@ -758,70 +754,58 @@ Deno.test("staticFiles() keeps at most 1024 missing paths, least recently used o
   // one is 1024 characters with a 128-character name, 1025 with 129.
   const dirs = Array(7).fill("k".repeat(127)).join("/");
   const tree = await settledTree({ "a.txt": "alpha", [`${dirs}/f`]: "f" });
-  const calls = new Calls();
-  try {
-    await withServer(staticFiles(tree.root)(inner), async (_server, port) => {
-      // A cached miss at the root costs its lstat; one not cached, the
-      // lstat of the missing name too.
-      const lstats = async (path: string) =>
-        (await costOf(calls, port, path, `fallthrough ${path}`)).lstatSync;
-      for (let i = 0; i < 1024; i++) await get(port, `/m${i}`);
-      assert.equal(await lstats("/m0"), 1); // now the most recent
-      assert.equal(await lstats("/m1024"), 2); // m1, the oldest, goes
-      assert.equal(await lstats("/m0"), 1);
-      assert.equal(await lstats("/m1024"), 1);
-      assert.equal(await lstats("/m2"), 1);
-      assert.equal(await lstats("/m1"), 2);
-      const kept = `/${dirs}/${"k".repeat(128)}`;
-      const long = `/${dirs}/${"k".repeat(129)}`;
-      assert.deepEqual([kept.length, long.length], [1025, 1026]);
-      await get(port, kept);
-      assert.equal(await lstats(kept), 8);
-      await get(port, long);
-      assert.equal(await lstats(long), 9);
-    });
-  } finally {
-    calls.restore();
-    await tree.cleanup();
-  }
+  await serveCounted(tree, async (port, calls) => {
+    // A cached miss at the root costs its lstat; one not cached, the
+    // lstat of the missing name too.
+    const lstats = async (path: string) =>
+      (await costOf(calls, port, path, `fallthrough ${path}`)).lstatSync;
+    for (let i = 0; i < 1024; i++) await get(port, `/m${i}`);
+    assert.equal(await lstats("/m0"), 1); // now the most recent
+    assert.equal(await lstats("/m1024"), 2); // m1, the oldest, goes
+    assert.equal(await lstats("/m0"), 1);
+    assert.equal(await lstats("/m1024"), 1);
+    assert.equal(await lstats("/m2"), 1);
+    assert.equal(await lstats("/m1"), 2);
+    const kept = `/${dirs}/${"k".repeat(128)}`;
+    const long = `/${dirs}/${"k".repeat(129)}`;
+    assert.deepEqual([kept.length, long.length], [1025, 1026]);
+    await get(port, kept);
+    assert.equal(await lstats(kept), 8);
+    await get(port, long);
+    assert.equal(await lstats(long), 9);
+  });
 });
 
 Deno.test("staticFiles() keeps one miss for every path under a missing name: /api/users/1, /api/users/2", async () => {
   const tree = await settledTree({ "sub/a.txt": "alpha" });
   const { root } = tree;
-  const calls = new Calls();
-  try {
-    await withServer(staticFiles(root)(inner), async (_server, port) => {
-      await get(port, "/api/users/1");
-      for (const path of ["/api/users/2", "/api/", "/api", "/api/x/y/z/"]) {
-        assert.deepEqual(
-          await costOf(calls, port, path, `fallthrough ${path}`),
-          { lstatSync: 1 },
-          path,
-        );
-      }
-      await get(port, "/sub/none/1");
+  await serveCounted(tree, async (port, calls) => {
+    await get(port, "/api/users/1");
+    for (const path of ["/api/users/2", "/api/", "/api", "/api/x/y/z/"]) {
       assert.deepEqual(
-        await costOf(calls, port, "/sub/none/2", "fallthrough /sub/none/2"),
-        { lstatSync: 2 },
+        await costOf(calls, port, path, `fallthrough ${path}`),
+        { lstatSync: 1 },
+        path,
       );
-      // Not a sibling name, nor a name that begins with it.
-      assert.deepEqual(
-        await costOf(calls, port, "/apis/1", "fallthrough /apis/1"),
-        { lstatSync: 2 },
-      );
-      assert.equal((await get(port, "/sub/a.txt")).text, "alpha");
-      // Once it exists, everything under it is looked up.
-      await Deno.mkdir(`${root}/api/users`, { recursive: true });
-      await Deno.writeTextFile(`${root}/api/users/2`, "two");
-      assert.equal((await get(port, "/api/users/2")).text, "two");
-      assert.equal(
-        (await get(port, "/api/users/1")).text,
-        "fallthrough /api/users/1",
-      );
-    });
-  } finally {
-    calls.restore();
-    await tree.cleanup();
-  }
+    }
+    await get(port, "/sub/none/1");
+    assert.deepEqual(
+      await costOf(calls, port, "/sub/none/2", "fallthrough /sub/none/2"),
+      { lstatSync: 2 },
+    );
+    // Not a sibling name, nor a name that begins with it.
+    assert.deepEqual(
+      await costOf(calls, port, "/apis/1", "fallthrough /apis/1"),
+      { lstatSync: 2 },
+    );
+    assert.equal((await get(port, "/sub/a.txt")).text, "alpha");
+    // Once it exists, everything under it is looked up.
+    await Deno.mkdir(`${root}/api/users`, { recursive: true });
+    await Deno.writeTextFile(`${root}/api/users/2`, "two");
+    assert.equal((await get(port, "/api/users/2")).text, "two");
+    assert.equal(
+      (await get(port, "/api/users/1")).text,
+      "fallthrough /api/users/1",
+    );
+  });
 });

@@ -8,7 +8,11 @@ import { fileURLToPath } from "node:url";
 import type { App } from "../../mod.ts";
 import { mount } from "../../middleware/mount.ts";
 import { proxyFix } from "../../middleware/proxy_fix.ts";
-import { pythonApp, PythonLoadError } from "../../python.ts";
+import {
+  pythonApp,
+  type PythonAppOptions,
+  PythonLoadError,
+} from "../../python.ts";
 import {
   dechunk,
   errorLog,
@@ -305,38 +309,43 @@ Deno.test("pythonApp() answers 502 naming why when a worker dies, and replaces i
   assert.match(log.text(), /exited with code 3.*GET \/exit.*502/);
 });
 
-Deno.test("pythonApp() gives a request waiting in line no slot of a worker whose channel closed", async () => {
-  await using app = pythonApp(PLAIN, PY);
+/**
+ * Sends `path`, which makes the worker end its channels and live 0.5 s
+ * more, then /hello 100 ms later: /hello gets its 200, `path` its 502.
+ * Returns the error log.
+ */
+async function helloBehindDying(
+  options: PythonAppOptions,
+  path: string,
+): Promise<string> {
+  await using app = pythonApp(PLAIN, options);
   const log = errorLog();
   await withServer(app, async (_server, port) => {
-    // The worker closes its channel, then lives 0.5 s more before it exits:
-    // the request queued behind must wait for the replacement, not be
-    // given the dead channel and a 502 of its own.
-    const dying = get(port, "/hang-up");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const queued = await get(port, "/hello");
-    assert.equal(queued.status, 200, queued.body);
-    assert.equal((await dying).status, 502);
-  }, { errors: log.sink });
-  assert.doesNotMatch(log.text(), /GET \/hello/);
-});
-
-Deno.test("pythonApp() with threads runs a request sent to an idle slot of a dying worker on its replacement", async () => {
-  await using app = pythonApp(PLAIN, { ...PY, threads: 2 });
-  const log = errorLog();
-  await withServer(app, async (_server, port) => {
-    // The worker ends both its channels and lives 0.5 s more: its other
-    // slot is idle, not read, so nothing has told the pool yet, and the
-    // next request is given it. That request never reached the app; it
-    // must be run again once the worker is replaced, not answered 502.
-    const dying = get(port, "/shut-down");
+    const dying = get(port, path);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const next = await get(port, "/hello");
     assert.equal(next.status, 200, next.body);
     assert.equal((await dying).status, 502);
   }, { errors: log.sink });
-  assert.match(log.text(), /exited with code 4.*GET \/shut-down.*502/);
-  assert.doesNotMatch(log.text(), /GET \/hello/);
+  return log.text();
+}
+
+Deno.test("pythonApp() gives a request waiting in line no slot of a worker whose channel closed", async () => {
+  // The worker closes its channel, then lives 0.5 s more before it exits:
+  // the request queued behind must wait for the replacement, not be
+  // given the dead channel and a 502 of its own.
+  const log = await helloBehindDying(PY, "/hang-up");
+  assert.doesNotMatch(log, /GET \/hello/);
+});
+
+Deno.test("pythonApp() with threads runs a request sent to an idle slot of a dying worker on its replacement", async () => {
+  // The worker ends both its channels and lives 0.5 s more: its other
+  // slot is idle, not read, so nothing has told the pool yet, and the
+  // next request is given it. That request never reached the app; it
+  // must be run again once the worker is replaced, not answered 502.
+  const log = await helloBehindDying({ ...PY, threads: 2 }, "/shut-down");
+  assert.match(log, /exited with code 4.*GET \/shut-down.*502/);
+  assert.doesNotMatch(log, /GET \/hello/);
 });
 
 Deno.test("pythonApp() answers 504 past the timeout, kills the worker and recovers", async () => {
