@@ -45,16 +45,28 @@ async function withApp(fn: (dir: string) => Promise<void>): Promise<void> {
   });
 }
 
+/**
+ * Once `child` listens with its two workers, starts a request that takes
+ * 1 s and gives it 300 ms to reach one: the workers' pids and the answer
+ * to come.
+ */
+async function slowRequest(
+  child: Spawned,
+): Promise<{ pids: number[]; slow: Promise<(number | string)[]> }> {
+  const url = await listening(child);
+  const pids = childPids(child.child.pid);
+  assert.equal(pids.length, 2);
+  const slow = fetch(new URL("/sleep?1", url)).then(async (
+    response,
+  ) => [response.status, await response.text()]);
+  await delay(300);
+  return { pids, slow };
+}
+
 Deno.test("server.ts app.py on SIGTERM finishes the request in progress, then its Python processes exit", async () => {
   await withApp(async (dir) => {
     const child = serveCli(dir, "app.py", ["--workers", "2"]);
-    const url = await listening(child);
-    const pids = childPids(child.child.pid);
-    assert.equal(pids.length, 2);
-    const slow = fetch(new URL("/sleep?1", url)).then(async (
-      response,
-    ) => [response.status, await response.text()]);
-    await delay(300);
+    const { pids, slow } = await slowRequest(child);
     child.child.kill("SIGTERM");
     assert.deepEqual(await slow, [200, "slept\n"]);
     assert.equal((await child.stop(undefined, TIMEOUT_MS)).code, 0);
@@ -87,13 +99,7 @@ Deno.test("server.ts app.py drains on a SIGTERM or SIGINT sent to its whole proc
           { PORT: "", SCRIPT_NAME: "", PYTHONDONTWRITEBYTECODE: "1" },
           dir,
         );
-        const url = await listening(child);
-        const pids = childPids(child.child.pid);
-        assert.equal(pids.length, 2);
-        const slow = fetch(new URL("/sleep?1", url)).then(async (
-          response,
-        ) => [response.status, await response.text()]);
-        await delay(300);
+        const { pids, slow } = await slowRequest(child);
         Deno.kill(-child.child.pid, signal);
         assert.deepEqual(await slow, [200, "slept\n"]);
         assert.equal((await child.stop(undefined, TIMEOUT_MS)).code, 0);
