@@ -50,6 +50,26 @@ export async function stop(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
+/**
+ * Runs `check` on a server just spawned; if it throws, stops the server
+ * and throws naming it, with what it wrote.
+ */
+export async function checkStarted<T>(
+  name: string,
+  child: Deno.ChildProcess,
+  output: Output,
+  check: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    await stop(child);
+    throw new Error(
+      `${name}: ${(error as Error).message}; its output:\n${output.text}`,
+    );
+  }
+}
+
 /** Stops every child still running. */
 export function stopAll(): Promise<void[]> {
   return Promise.all([...live].map(stop));

@@ -1,6 +1,7 @@
 /**
- * What the benches share: bounded flags, free ports, waiting for a server,
- * wrk's output, `/proc` readings, and a few statistics.
+ * What the benches share: bounded flags, `--only` lists, free ports, the
+ * versions of other software, waiting for a server, wrk's output, `/proc`
+ * readings, and a few statistics.
  *
  * @module
  */
@@ -45,6 +46,46 @@ export function roundsAndDuration(
     rounds: boundedInt("rounds", values.rounds, 1, 50),
     duration: boundedInt("duration", values.duration, 1, 120),
   };
+}
+
+/**
+ * The names in an `--only a,b` list, each checked against `known`: a name
+ * not there throws, naming the `noun`s there are.
+ */
+export function onlyNames(
+  text: string,
+  known: string[],
+  noun: string,
+): string[] {
+  const names = text.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!known.includes(name)) {
+      throw new RangeError(
+        `--only: no ${noun} "${name}"; the ${noun}s are ${known.join(", ")}`,
+      );
+    }
+  }
+  return names;
+}
+
+/**
+ * What `command args` prints (stdout, or stderr when stdout is empty),
+ * trimmed: a version for a bench's report. Throws `missing` when the
+ * command is not installed.
+ */
+export async function versionOf(
+  command: string,
+  args: string[],
+  missing: string,
+): Promise<string> {
+  try {
+    const { stdout, stderr } = await new Deno.Command(command, { args })
+      .output();
+    return new TextDecoder().decode(stdout.length ? stdout : stderr).trim();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new Error(missing);
+  }
 }
 
 /** A port nothing listens on now. */

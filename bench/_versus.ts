@@ -9,6 +9,7 @@ import {
   groupCpuSeconds,
   loadAverage,
   median,
+  roundsAndDuration,
   type WrkSample,
 } from "./_util.ts";
 import { stop, wrk } from "./_children.ts";
@@ -61,16 +62,19 @@ export interface Versus<S extends Contender> {
   /** Starts `server` and checks its first answers. */
   start(server: S): Promise<Running>;
   /** The versions of what is compared, for the report. */
-  software: string;
+  software(): Promise<string>;
 }
 
-/** Runs the rounds and prints the report, as markdown for bench/README.md. */
+/**
+ * Reads `--rounds` and `--duration` from `args`, then runs the rounds and
+ * prints the report, as markdown for bench/README.md.
+ */
 export async function versus<S extends Contender>(
   bench: Versus<S>,
   args: string[],
-  rounds: number,
-  duration: number,
 ): Promise<void> {
+  const { rounds, duration } = roundsAndDuration(args);
+  const software = await bench.software();
   const { servers, loads, ours } = bench;
   const loadBefore = loadAverage();
   console.log(
@@ -119,7 +123,7 @@ export async function versus<S extends Contender>(
   const report = [
     `- Date: ${new Date().toISOString()}`,
     `- Machine: ${navigator.hardwareConcurrency} cores, ${Deno.build.target}; ` +
-    `Deno ${Deno.version.deno}; ${bench.software}`,
+    `Deno ${Deno.version.deno}; ${software}`,
     `- Command: \`${["deno", "run", "-A", bench.file, ...args].join(" ")}\``,
     `- Load: wrk -t1 -c${CONNECTIONS} -d${duration}s --latency after a ` +
     `${WARMUP_SECONDS} s warm-up, ${rounds} interleaved round(s)`,

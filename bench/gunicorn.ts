@@ -33,8 +33,8 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { roundsAndDuration } from "./_util.ts";
-import { Output, runBench, spawn, stop } from "./_children.ts";
+import { versionOf } from "./_util.ts";
+import { checkStarted, Output, runBench, spawn } from "./_children.ts";
 import { type Load, type Running, versus } from "./_versus.ts";
 
 // ---------------------------------------------------------------------------
@@ -153,10 +153,10 @@ function exists(file: string): boolean {
  * Deno, `Listening at: <url>` from gunicorn) and checks one answer, so that
  * a broken server fails the run instead of benching fast errors.
  */
-async function start(server: Server): Promise<Running> {
+function start(server: Server): Promise<Running> {
   const child = spawn(server.command, server.args);
   const output = new Output(child);
-  try {
+  return checkStarted(server.name, child, output, async () => {
     const [origin] = await output.waitFor(/http:\/\/127\.0\.0\.1:\d+/, 30_000);
     const url = `${origin}/`;
     const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
@@ -170,50 +170,31 @@ async function start(server: Server): Promise<Running> {
     }
     const connection = response.headers.get("connection") ?? "keep-alive";
     return { child, origin, connection };
-  } catch (error) {
-    await stop(child);
-    throw new Error(
-      `${server.name}: ${(error as Error).message}; its output:\n` +
-        output.text,
-    );
-  }
+  });
 }
 
-/** Exits with a clear message when gunicorn is not installed. */
-async function requireGunicorn(): Promise<string> {
-  try {
-    const { stdout, stderr } = await new Deno.Command("gunicorn", {
-      args: ["--version"],
-    }).output();
-    const decoder = new TextDecoder();
-    return (decoder.decode(stdout) + decoder.decode(stderr)).trim();
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    throw new Error(
-      "Cannot run the gunicorn bench: gunicorn is not on the PATH. " +
-        "Install it (Debian: apt-get install -y gunicorn) and run again",
-    );
-  }
-}
-
-async function main(args: string[]): Promise<void> {
-  const { rounds, duration } = roundsAndDuration(args);
-  const software = await requireGunicorn();
-  await versus(
-    {
-      file: "bench/gunicorn.ts",
-      servers: SERVERS,
-      ours: OURS,
-      loads: MODES,
-      start,
-      software,
-    },
-    args,
-    rounds,
-    duration,
+/** gunicorn's version; throws a clear message when it is not installed. */
+function gunicornVersion(): Promise<string> {
+  return versionOf(
+    "gunicorn",
+    ["--version"],
+    "Cannot run the gunicorn bench: gunicorn is not on the PATH. " +
+      "Install it (Debian: apt-get install -y gunicorn) and run again",
   );
 }
 
 if (import.meta.main) {
-  await runBench(() => main(Deno.args));
+  await runBench(() =>
+    versus(
+      {
+        file: "bench/gunicorn.ts",
+        servers: SERVERS,
+        ours: OURS,
+        loads: MODES,
+        start,
+        software: gunicornVersion,
+      },
+      Deno.args,
+    )
+  );
 }

@@ -32,6 +32,7 @@ import {
   cpuSeconds,
   loadAverage,
   median,
+  onlyNames,
   startDeno,
   type Started,
 } from "./_util.ts";
@@ -301,16 +302,7 @@ async function main(args: string[]): Promise<void> {
   await Deno.mkdir(`${tempDir}/static`);
   let chosen = all;
   if (values.only !== undefined) {
-    const names = values.only.split(",").map((s) => s.trim()).filter(Boolean);
-    for (const name of names) {
-      if (!all.some((row) => row.name === name)) {
-        throw new RangeError(
-          `--only: no row "${name}"; the rows are ${
-            all.map((row) => row.name).join(", ")
-          }`,
-        );
-      }
-    }
+    const names = onlyNames(values.only, all.map((row) => row.name), "row");
     // A ratio needs its baseline from the same round.
     const wanted = new Set(names);
     for (const row of all) {

@@ -25,8 +25,8 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { freePort, roundsAndDuration } from "./_util.ts";
-import { Output, runBench, spawn, stop } from "./_children.ts";
+import { freePort, versionOf } from "./_util.ts";
+import { checkStarted, Output, runBench, spawn } from "./_children.ts";
 import { type Running, versus } from "./_versus.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -128,12 +128,12 @@ const PAGES = [
  * Starts a server on a free port and checks one answer per page, so that a
  * broken server fails the run instead of benching fast errors.
  */
-async function start(server: Server): Promise<Running> {
+function start(server: Server): Promise<Running> {
   const port = freePort();
   const [command, args] = server.command(port);
   const child = spawn(command, args);
   const output = new Output(child);
-  try {
+  return checkStarted(server.name, child, output, async () => {
     let origin = `http://127.0.0.1:${port}`;
     if (server.name === OURS) {
       [origin] = await output.waitFor(/http:\/\/127\.0\.0\.1:\d+/, 30_000);
@@ -160,13 +160,7 @@ async function start(server: Server): Promise<Running> {
       connection = response.headers.get("connection") ?? "keep-alive";
     }
     return { child, origin, connection };
-  } catch (error) {
-    await stop(child);
-    throw new Error(
-      `${server.name}: ${(error as Error).message}; its output:\n` +
-        output.text,
-    );
-  }
+  });
 }
 
 /** The first answer: the workers may still be importing Flask. */
@@ -182,21 +176,16 @@ async function answer(url: string): Promise<Response> {
   }
 }
 
+/** The versions for the report; throws naming the package when one is missing. */
 async function versions(): Promise<string> {
-  const run = async (command: string, args: string[]) => {
-    try {
-      const { stdout, stderr } = await new Deno.Command(command, { args })
-        .output();
-      return new TextDecoder().decode(stdout.length ? stdout : stderr).trim();
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      throw new Error(
-        `Cannot run the Python bench: ${command} is not installed. Install ` +
-          "it (Debian: apt-get install -y gunicorn uwsgi-core " +
-          "uwsgi-plugin-python3 python3-flask) and run again",
-      );
-    }
-  };
+  const run = (command: string, args: string[]) =>
+    versionOf(
+      command,
+      args,
+      `Cannot run the Python bench: ${command} is not installed. Install ` +
+        "it (Debian: apt-get install -y gunicorn uwsgi-core " +
+        "uwsgi-plugin-python3 python3-flask) and run again",
+    );
   const python = await run(PYTHON, [
     "-c",
     "import sys, flask, jinja2, gunicorn; print(sys.version.split()[0], " +
@@ -206,23 +195,19 @@ async function versions(): Promise<string> {
   return `Python ${python}, uWSGI ${await run("uwsgi", ["--version"])}`;
 }
 
-async function main(args: string[]): Promise<void> {
-  const { rounds, duration } = roundsAndDuration(args);
+function main(args: string[]): Promise<void> {
   // Inherited by every server's Python: no __pycache__ in bench/apps.
   Deno.env.set("PYTHONDONTWRITEBYTECODE", "1");
-  const software = await versions();
-  await versus(
+  return versus(
     {
       file: "bench/python.ts",
       servers: SERVERS,
       ours: OURS,
       loads: PAGES,
       start,
-      software,
+      software: versions,
     },
     args,
-    rounds,
-    duration,
   );
 }
 

@@ -36,6 +36,7 @@ import {
   equal,
   loadAverage,
   median,
+  onlyNames,
   type WrkSample as Sample,
 } from "./_util.ts";
 import { Output, runBench, spawn, stop, wrk } from "./_children.ts";
@@ -294,16 +295,11 @@ function parseFlags(args: string[]): Options {
   });
   let servers = SERVERS;
   if (values.only !== undefined) {
-    const names = values.only.split(",").map((s) => s.trim()).filter(Boolean);
-    for (const name of names) {
-      if (!SERVERS.some((s) => s.name === name)) {
-        throw new RangeError(
-          `--only: no server "${name}"; the servers are ${
-            SERVERS.map((s) => s.name).join(", ")
-          }`,
-        );
-      }
-    }
+    const names = onlyNames(
+      values.only,
+      SERVERS.map((s) => s.name),
+      "server",
+    );
     // A ratio needs its baseline from the same round, so it always runs.
     const kinds = new Set(
       SERVERS.filter((s) => names.includes(s.name)).map((s) => s.kind),

@@ -107,7 +107,7 @@ const SERVERS: Server[] = [
   { name: "nginx", start: startNginx },
   {
     name: "dev.ts",
-    async start() {
+    start() {
       const port = freePort();
       const child = spawn(Deno.execPath(), [
         "run",
@@ -117,15 +117,7 @@ const SERVERS: Server[] = [
         String(port),
         app("static_app.ts"),
       ]);
-      const output = new Output(child);
-      const origin = `http://127.0.0.1:${port}`;
-      try {
-        await waitForAnswer(`${origin}/${NAMES[0]}`);
-      } catch (error) {
-        await stop(child);
-        throw new Error(`dev.ts: ${error}; its output:\n${output.text}`);
-      }
-      return { child, output, origin };
+      return serving("dev.ts", child, port);
     },
   },
 ];
@@ -160,13 +152,25 @@ http {
 `,
   );
   const child = spawn(NGINX, ["-p", conf, "-c", `${conf}/nginx.conf`]);
+  return serving("nginx", child, port);
+}
+
+/**
+ * Waits until `child` serves the first file on `port`; if it never does,
+ * stops it and throws with what it wrote.
+ */
+async function serving(
+  name: string,
+  child: Deno.ChildProcess,
+  port: number,
+): Promise<Running> {
   const output = new Output(child);
   const origin = `http://127.0.0.1:${port}`;
   try {
     await waitForAnswer(`${origin}/${NAMES[0]}`);
   } catch (error) {
     await stop(child);
-    throw new Error(`nginx: ${error}; its output:\n${output.text}`);
+    throw new Error(`${name}: ${error}; its output:\n${output.text}`);
   }
   return { child, output, origin };
 }
