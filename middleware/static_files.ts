@@ -124,9 +124,10 @@
  *   `Accept-Encoding` names that coding with a q above 0 (`*` does not
  *   count, as for nginx), with `Content-Encoding`, the original's type, and
  *   the encoded file's own length, Last-Modified and ETag (which carries the
- *   coding, `"<mtime>-<size>.gz"`, so that it never equals the original's).
- *   Ranges and conditionals apply to the encoded bytes, as nginx's
- *   `gzip_static` does. Every answer for a file with such a sibling says
+ *   coding, `"<mtime>-<size>.gzip"` or `.br`, so that it never equals the
+ *   original's). Ranges and conditionals apply to the encoded bytes (nginx's
+ *   `gzip_static` sends the whole file to a Range; RFC 9110 14.2 allows
+ *   both). Every answer for a file with such a sibling says
  *   `Vary: Accept-Encoding`, the one that sends the original included, as
  *   nginx's `gzip_vary` does.
  * - `realpath`, `stat` and `open` are synchronous: on a local disk they
